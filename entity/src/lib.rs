@@ -1,0 +1,62 @@
+//! SeaORM entities of Tally: plain rows, no GraphQL and no policy.
+pub mod block;
+pub mod follow;
+pub mod like;
+pub mod user;
+pub mod video;
+
+use sea_orm::entity::prelude::*;
+
+/// `users.visibility`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum Visibility {
+    #[sea_orm(string_value = "PUBLIC")]
+    Public,
+    #[sea_orm(string_value = "PRIVATE")]
+    Private,
+}
+
+/// `users.likes_visibility`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum LikesVisibility {
+    #[sea_orm(string_value = "EVERYONE")]
+    Everyone,
+    #[sea_orm(string_value = "FOLLOWERS")]
+    Followers,
+    #[sea_orm(string_value = "ONLY_ME")]
+    OnlyMe,
+}
+
+/// `users.account_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum AccountType {
+    #[sea_orm(string_value = "PERSONAL")]
+    Personal,
+    #[sea_orm(string_value = "CREATOR")]
+    Creator,
+}
+
+/// `follows.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum FollowState {
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    #[sea_orm(string_value = "APPROVED")]
+    Approved,
+}
+
+/// `likes.audience`: who may see a like, copied from the liker's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum Audience {
+    #[sea_orm(string_value = "EVERYONE")]
+    Everyone,
+    #[sea_orm(string_value = "FOLLOWERS")]
+    Followers,
+    #[sea_orm(string_value = "ONLY_ME")]
+    OnlyMe,
+}

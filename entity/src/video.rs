@@ -1,0 +1,27 @@
+//! A video with its maintained like counters.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "videos")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub caption: String,
+    /// JSON array of strings.
+    pub hashtags: String,
+    pub sound: Option<String>,
+    pub created_at: i64,
+    /// Every like, whoever may see it.
+    pub like_count: i64,
+    /// Likes whose audience is `EVERYONE`.
+    pub everyone_likes: i64,
+    /// Likes whose audience is `FOLLOWERS`.
+    pub followers_likes: i64,
+    pub view_count: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,87 @@
+//! JWT issue and verification (HS256; algorithm pinned; `exp`, `iss`, `aud`, `sub` required).
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    error::{AppError, AppResult},
+    ids::{decode_id, encode_id, Kind},
+};
+
+/// `iss` of every token.
+pub const ISSUER: &str = "tally";
+/// `aud` of every token.
+pub const AUDIENCE: &str = "tally-api";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Issues and verifies the service's own tokens.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl Tokens {
+    /// Tokens signed with `secret`, valid for `ttl`.
+    pub fn new(secret: &[u8], ttl: Duration) -> anyhow::Result<Self> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        validation.validate_nbf = true;
+        Ok(Tokens {
+            encoding: EncodingKey::from_secret(secret)?,
+            decoding: DecodingKey::from_secret(secret)?,
+            validation,
+            ttl,
+        })
+    }
+
+    /// A token for `user` and the moment it expires.
+    pub fn issue(&self, user: Uuid) -> AppResult<(String, DateTime<Utc>)> {
+        let now = Utc::now();
+        let expires = now + self.ttl;
+        let claims = Claims {
+            sub: encode_id(Kind::User, user),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            iat: now.timestamp(),
+            exp: expires.timestamp(),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(AppError::internal)?;
+        Ok((token, expires))
+    }
+
+    /// The account a token proves, or `UNAUTHENTICATED` saying why not.
+    pub fn verify(&self, token: &str) -> AppResult<Uuid> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            let why = match e.kind() {
+                K::ExpiredSignature => "token expired",
+                K::ImmatureSignature => "token not yet valid",
+                K::InvalidIssuer => "token has the wrong issuer",
+                K::InvalidAudience => "token has the wrong audience",
+                K::InvalidSignature => "token signature is invalid",
+                K::InvalidAlgorithm => "token algorithm is not accepted",
+                K::MissingRequiredClaim(_) => "token lacks a required claim",
+                _ => "token is malformed",
+            };
+            AppError::Unauthenticated(why.to_owned())
+        })?;
+        decode_id("sub", Kind::User, &data.claims.sub)
+            .map_err(|_| AppError::Unauthenticated("token subject is not a user ID".to_owned()))
+    }
+}

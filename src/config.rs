@@ -1,0 +1,96 @@
+//! Command line and environment: one `Config`, every flag also an environment variable.
+use clap::{Parser, Subcommand};
+
+/// Default database: an SQLite file in the working directory, created if missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://tally.db?mode=rwc";
+
+/// Tally: likes with viewer-relative privacy, over GraphQL.
+#[derive(Debug, Parser)]
+#[command(name = "tally", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Apply or inspect schema migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Write the GraphQL SDL.
+    ExportSchema {
+        /// Where to write it.
+        #[arg(long, default_value = "schema.graphql")]
+        out: String,
+    },
+}
+
+/// Migration actions.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the last migration.
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Settings of the service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "TALLY_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+    /// HS256 secret for tokens and cursors. Unset on SQLite: generated and kept beside the
+    /// database file. Required on PostgreSQL.
+    #[arg(long, env = "TALLY_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of issued tokens, in hours.
+    #[arg(
+        long,
+        env = "TALLY_TOKEN_TTL_HOURS",
+        default_value_t = 24,
+        global = true
+    )]
+    pub token_ttl_hours: i64,
+    /// Fill an empty database with a small demo world and print tokens for two of its accounts.
+    #[arg(long, env = "TALLY_DEMO", global = true)]
+    pub demo: bool,
+    /// Connections in the database pool.
+    #[arg(long, env = "TALLY_DB_POOL", default_value_t = 16, global = true)]
+    pub db_pool: u32,
+}
+
+impl Config {
+    /// Whether the database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+    }
+
+    /// The SQLite file path, when the database is an SQLite file (not in-memory).
+    pub fn sqlite_path(&self) -> Option<&str> {
+        let rest = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+    }
+}

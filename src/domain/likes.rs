@@ -1,0 +1,239 @@
+//! Likes: the idempotent like/unlike with its counters, and who may see them.
+use std::collections::{HashMap, HashSet};
+
+use entity::{user, video, Audience};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
+use uuid::Uuid;
+
+use super::{
+    page::{self, Page, PageRequest},
+    videos::visible_videos,
+};
+use crate::{
+    db::{self, col, now_us, Sql},
+    error::{AppError, AppResult},
+    privacy::{self, sql as policy, LikeGrant},
+};
+
+/// The viewer likes a video it can see (`NOT_FOUND` otherwise). Liking twice keeps one like.
+pub async fn like_video(
+    db: &DatabaseConnection,
+    viewer: Uuid,
+    video_id: Uuid,
+) -> AppResult<video::Model> {
+    db::transaction(db, move |txn| {
+        Box::pin(async move {
+            let liker = lock_liker(txn, viewer).await?;
+            let video = visible_video_or_404(txn, viewer, video_id).await?;
+            let aud = privacy::audience(liker.visibility, liker.likes_visibility);
+            let mut q = Sql::default();
+            let (v, u, a, t) = (q.bind(video_id), q.bind(viewer), q.bind(aud), q.bind(now_us()));
+            q.push(&format!(
+                "INSERT INTO likes (video_id, user_id, audience, created_at) VALUES ({v}, {u}, {a}, {t}) \
+                 ON CONFLICT DO NOTHING"
+            ));
+            if q.execute(txn).await? == 0 {
+                return Ok(video);
+            }
+            bump_counters(txn, video_id, aud, 1).await
+        })
+    })
+    .await
+}
+
+/// The viewer takes back its like of a video it can see. Unliking twice is a no-op.
+pub async fn unlike_video(
+    db: &DatabaseConnection,
+    viewer: Uuid,
+    video_id: Uuid,
+) -> AppResult<video::Model> {
+    db::transaction(db, move |txn| {
+        Box::pin(async move {
+            let video = visible_video_or_404(txn, viewer, video_id).await?;
+            let mut q = Sql::default();
+            let (v, u) = (q.bind(video_id), q.bind(viewer));
+            q.push(&format!(
+                "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} RETURNING audience"
+            ));
+            match q.one(txn).await? {
+                Some(row) => bump_counters(txn, video_id, col(&row, "audience")?, -1).await,
+                None => Ok(video),
+            }
+        })
+    })
+    .await
+}
+
+/// Reads the liker's settings, holding them (on PostgreSQL) until the like commits, so a
+/// concurrent settings change cannot leave the like labelled with a stale audience.
+async fn lock_liker(txn: &impl ConnectionTrait, viewer: Uuid) -> AppResult<user::Model> {
+    let mut q = Sql::default();
+    let u = q.bind(viewer);
+    q.push(&format!("SELECT * FROM users WHERE id = {u}"));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        q.push(" FOR SHARE");
+    }
+    let row = q.one(txn).await?.ok_or_else(|| {
+        AppError::Unauthenticated("the account of this token no longer exists".into())
+    })?;
+    Ok(user::Model::from_query_result(&row, "")?)
+}
+
+async fn visible_video_or_404(
+    txn: &impl ConnectionTrait,
+    viewer: Uuid,
+    video_id: Uuid,
+) -> AppResult<video::Model> {
+    visible_videos(txn, Some(viewer), &[video_id])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)
+}
+
+/// Adds `delta` to the video's like counters for one like of audience `aud`.
+async fn bump_counters(
+    txn: &impl ConnectionTrait,
+    video_id: Uuid,
+    aud: Audience,
+    delta: i64,
+) -> AppResult<video::Model> {
+    let mut q = Sql::default();
+    let d = q.bind(delta);
+    let e = q.bind(if aud == Audience::Everyone { delta } else { 0 });
+    let f = q.bind(if aud == Audience::Followers { delta } else { 0 });
+    let v = q.bind(video_id);
+    q.push(&format!(
+        "UPDATE videos SET like_count = like_count + {d}, everyone_likes = everyone_likes + {e}, \
+         followers_likes = followers_likes + {f} WHERE id = {v} RETURNING *"
+    ));
+    let row = q.one(txn).await?.ok_or(AppError::NotFound)?;
+    Ok(video::Model::from_query_result(&row, "")?)
+}
+
+/// Removes every like of `liker` (only those on `author`'s videos, when given) and lowers
+/// the counters of the videos concerned. Used by blocks and account deletion.
+pub async fn remove_likes_by(
+    txn: &impl ConnectionTrait,
+    liker: Uuid,
+    author: Option<Uuid>,
+) -> AppResult<()> {
+    let mut q = Sql::default();
+    let u = q.bind(liker);
+    let had = |aud: &str| {
+        format!("(SELECT COUNT(*) FROM likes l WHERE l.video_id = videos.id AND l.user_id = {u} AND l.audience = '{aud}')")
+    };
+    q.push(&format!(
+        "UPDATE videos SET like_count = like_count - 1, everyone_likes = everyone_likes - {}, \
+         followers_likes = followers_likes - {} WHERE id IN (SELECT video_id FROM likes WHERE user_id = {u})",
+        had("EVERYONE"),
+        had("FOLLOWERS")
+    ));
+    let mut d = Sql::default();
+    let du = d.bind(liker);
+    d.push(&format!("DELETE FROM likes WHERE user_id = {du}"));
+    if let Some(author) = author {
+        let a = q.bind(author);
+        q.push(&format!(" AND author_id = {a}"));
+        let da = d.bind(author);
+        d.push(&format!(
+            " AND video_id IN (SELECT id FROM videos WHERE author_id = {da})"
+        ));
+    }
+    q.execute(txn).await?;
+    d.execute(txn).await?;
+    Ok(())
+}
+
+/// A liker as shown in `visibleLikers`.
+#[derive(Debug, Clone)]
+pub struct Liker {
+    pub user: user::Model,
+    pub liked_at: i64,
+}
+
+impl FromQueryResult for Liker {
+    fn from_query_result(row: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Liker {
+            user: user::Model::from_query_result(row, pre)?,
+            liked_at: row.try_get(pre, "k_time")?,
+        })
+    }
+}
+
+/// One page of the likers of `video_id` that `viewer` may see (Rule L), newest like first.
+/// The caller has established that the viewer can see the video (Rule V).
+///
+/// The page is the merge of one bounded stream per [`LikeGrant`], so its cost does not
+/// depend on how many likes the viewer cannot see.
+pub async fn visible_likers(
+    db: &impl ConnectionTrait,
+    viewer: Option<Uuid>,
+    video_id: Uuid,
+    req: PageRequest,
+) -> AppResult<Page<Liker>> {
+    let mut q = Sql::default();
+    let v = viewer.map(|id| q.bind(id));
+    let video = q.bind(video_id);
+    q.push("SELECT u.*, p.created_at AS k_time FROM (");
+    for (i, grant) in LikeGrant::for_viewer(viewer.is_some()).iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(&format!(
+            "SELECT * FROM (SELECT l.user_id, l.created_at FROM {}",
+            grant.stream(v.as_deref(), &video)
+        ));
+        req.apply(&mut q, "l.created_at", "l.user_id");
+        q.push(&format!(") s{i}"));
+    }
+    q.push(") p JOIN users u ON u.id = p.user_id WHERE 1 = 1");
+    req.order_limit(&mut q, "p.created_at", "p.user_id");
+    page::fetch(db, &q, req, |l: &Liker| l.user.id).await
+}
+
+/// `visibleLikers.totalCount` for each of `videos` (which the viewer can see).
+pub async fn visible_like_counts(
+    db: &impl ConnectionTrait,
+    viewer: Option<Uuid>,
+    videos: &[Uuid],
+) -> AppResult<HashMap<Uuid, i64>> {
+    if videos.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = Sql::default();
+    let v = viewer.map(|id| q.bind(id));
+    let ids: Vec<String> = videos.iter().map(|id| q.bind(*id)).collect();
+    q.push(&format!(
+        "SELECT v.id, {} AS visible FROM videos v WHERE v.id IN ({})",
+        policy::visible_like_count(v.as_deref()),
+        ids.join(", ")
+    ));
+    q.all(db)
+        .await?
+        .iter()
+        .map(|row| Ok((col::<Uuid>(row, "id")?, col::<i64>(row, "visible")?)))
+        .collect()
+}
+
+/// Which of `videos` the viewer has liked.
+pub async fn viewer_likes(
+    db: &impl ConnectionTrait,
+    viewer: Uuid,
+    videos: &[Uuid],
+) -> AppResult<HashSet<Uuid>> {
+    if videos.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut q = Sql::default();
+    let u = q.bind(viewer);
+    let ids: Vec<String> = videos.iter().map(|id| q.bind(*id)).collect();
+    q.push(&format!(
+        "SELECT video_id FROM likes WHERE user_id = {u} AND video_id IN ({})",
+        ids.join(", ")
+    ));
+    q.all(db)
+        .await?
+        .iter()
+        .map(|row| col::<Uuid>(row, "video_id"))
+        .collect()
+}

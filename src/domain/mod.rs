@@ -1,0 +1,25 @@
+//! Use cases over the database. Every viewer-relative read takes the viewer explicitly and
+//! applies the policy from [`crate::privacy`] inside its SQL.
+pub mod accounts;
+pub mod likes;
+pub mod page;
+pub mod social;
+pub mod videos;
+
+use entity::user;
+use sea_orm::{ConnectionTrait, EntityTrait};
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// Loads an account by ID.
+pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The signed-in viewer's own account; a token for a deleted account no longer works.
+pub async fn viewer_account(db: &impl ConnectionTrait, viewer: Uuid) -> AppResult<user::Model> {
+    find_user(db, viewer).await?.ok_or_else(|| {
+        AppError::Unauthenticated("the account of this token no longer exists".into())
+    })
+}

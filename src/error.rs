@@ -1,0 +1,103 @@
+//! The one error type of the API and its stable `extensions.code`s.
+use async_graphql::ErrorExtensions;
+
+/// Every failure a client can see. Internal detail is logged, never shown.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` type into an error
+/// without a code, and `?` must never silently take that path.
+#[derive(Debug)]
+pub enum AppError {
+    /// No valid viewer where one is needed, or a bad token / bad credentials.
+    Unauthenticated(String),
+    /// The viewer is known but may not do this (own-only fields).
+    Forbidden(String),
+    /// Absent, or hidden from this viewer (never distinguished).
+    NotFound,
+    /// An input fails validation; `field` names it.
+    BadInput { field: String, message: String },
+    /// A uniqueness rule is violated (e.g. handle taken).
+    Conflict { field: String, message: String },
+    /// Too many requests; retry after the given seconds.
+    RateLimited { retry_after_secs: u64 },
+    /// Anything else; the detail stays in the log.
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    /// Shorthand for a validation failure of `field`.
+    pub fn bad_input(field: &str, message: impl Into<String>) -> Self {
+        AppError::BadInput {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Unauthenticated(m) | AppError::Forbidden(m) => m.clone(),
+            AppError::NotFound => "not found".to_owned(),
+            AppError::BadInput { message, .. } | AppError::Conflict { message, .. } => {
+                message.clone()
+            }
+            AppError::RateLimited { retry_after_secs } => {
+                format!("rate limited, retry after {retry_after_secs} s")
+            }
+            AppError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    /// Wraps any unexpected failure.
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(e.into())
+    }
+
+    /// The stable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound => "NOT_FOUND",
+            AppError::BadInput { .. } => "BAD_USER_INPUT",
+            AppError::Conflict { .. } => "CONFLICT",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl AppError {
+    /// The GraphQL error with `extensions.code` (and `field` / `retryAfter`).
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        if let AppError::Internal(source) = self {
+            tracing::error!(error = ?source, "internal error");
+        }
+        async_graphql::Error::new(self.message()).extend_with(|_, e| {
+            e.set("code", self.code());
+            match self {
+                AppError::BadInput { field, .. } | AppError::Conflict { field, .. } => {
+                    e.set("field", field.as_str())
+                }
+                AppError::RateLimited { retry_after_secs } => {
+                    e.set("retryAfter", *retry_after_secs)
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        e.to_graphql()
+    }
+}
+
+/// Result of domain operations.
+pub type AppResult<T> = Result<T, AppError>;

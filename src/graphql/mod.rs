@@ -1,0 +1,49 @@
+//! The GraphQL API: schema, types and resolvers. Thin: every decision is in `domain`.
+mod loaders;
+mod mutation;
+mod query;
+mod types;
+
+use async_graphql::{EmptySubscription, Schema};
+use sea_orm::DatabaseConnection;
+
+pub use loaders::Loaders;
+
+use crate::{auth::token::Tokens, auth::Viewer, ids::CursorCodec};
+
+/// The schema type.
+pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// Builds the schema once; per-request data (viewer, loaders) is added by [`request_data`].
+pub fn build_schema(db: DatabaseConnection, tokens: Tokens, cursors: CursorCodec) -> AppSchema {
+    Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .data(db)
+    .data(tokens)
+    .data(cursors)
+    .finish()
+}
+
+/// Attaches the viewer and fresh, viewer-bound DataLoaders to one request.
+pub fn request_data(
+    request: async_graphql::Request,
+    db: &DatabaseConnection,
+    viewer: Viewer,
+) -> async_graphql::Request {
+    let loaders = Loaders::new(db.clone(), viewer);
+    request.data(viewer).data(loaders)
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    let schema = Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .finish();
+    schema.sdl()
+}

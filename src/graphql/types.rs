@@ -1,0 +1,454 @@
+//! GraphQL object types. They wrap domain rows and resolve fields through `domain`.
+use async_graphql::{ComplexObject, Context, Enum, Interface, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{user, video};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::Loaders;
+use crate::{
+    auth::Viewer,
+    domain::{
+        self,
+        page::{Page, PageRequest},
+    },
+    error::AppError,
+    ids::{encode_id, CursorCodec, CursorKind, Keyset, Kind},
+};
+
+/// `PUBLIC` accounts are seen by all; `PRIVATE` ones approve their followers.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "AccountVisibility")]
+pub enum AccountVisibility {
+    Public,
+    Private,
+}
+
+/// Who may see what an account liked.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum LikesVisibility {
+    #[default]
+    Everyone,
+    Followers,
+    OnlyMe,
+}
+
+/// `CREATOR` accounts get analytics; the type changes no visibility rule.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum AccountType {
+    #[default]
+    Personal,
+    Creator,
+}
+
+/// The viewer's follow of an account.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum FollowState {
+    None,
+    Pending,
+    Approved,
+}
+
+impl Default for AccountVisibility {
+    fn default() -> Self {
+        AccountVisibility::Public
+    }
+}
+
+macro_rules! mirror_enum {
+    ($api:ident, $db:path, $($v:ident),+) => {
+        impl From<$db> for $api {
+            fn from(v: $db) -> Self { match v { $(<$db>::$v => $api::$v),+ } }
+        }
+        impl From<$api> for $db {
+            fn from(v: $api) -> Self { match v { $($api::$v => <$db>::$v),+ } }
+        }
+    };
+}
+mirror_enum!(AccountVisibility, entity::Visibility, Public, Private);
+mirror_enum!(
+    LikesVisibility,
+    entity::LikesVisibility,
+    Everyone,
+    Followers,
+    OnlyMe
+);
+mirror_enum!(AccountType, entity::AccountType, Personal, Creator);
+
+impl From<Option<entity::FollowState>> for FollowState {
+    fn from(s: Option<entity::FollowState>) -> Self {
+        match s {
+            None => FollowState::None,
+            Some(entity::FollowState::Pending) => FollowState::Pending,
+            Some(entity::FollowState::Approved) => FollowState::Approved,
+        }
+    }
+}
+
+/// A stored time (microseconds) as a `DateTime`.
+pub fn datetime(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// GraphQL `Int` for a stored count.
+fn int(n: i64) -> i32 {
+    i32::try_from(n.max(0)).unwrap_or(i32::MAX)
+}
+
+pub(super) fn viewer(ctx: &Context<'_>) -> Viewer {
+    ctx.data_opt::<Viewer>()
+        .copied()
+        .unwrap_or(Viewer::ANONYMOUS)
+}
+
+pub(super) fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
+    ctx.data::<DatabaseConnection>()
+}
+
+pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
+    ctx.data::<Loaders>()
+}
+
+/// Validates `first` / `after` of a list of `kind`.
+pub(super) fn page_request(
+    ctx: &Context<'_>,
+    kind: CursorKind,
+    first: i32,
+    after: Option<String>,
+) -> Result<PageRequest> {
+    let after = match after {
+        Some(c) => Some(ctx.data::<CursorCodec>()?.decode(kind, &c)?),
+        None => None,
+    };
+    Ok(PageRequest::new(first, after)?)
+}
+
+/// Relay page information (forward pagination only: `hasPreviousPage` is always false).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// Turns a page into `(cursor, item)` pairs and its `PageInfo`.
+fn edges_of<T>(
+    ctx: &Context<'_>,
+    kind: CursorKind,
+    page: Page<T>,
+) -> Result<(Vec<(String, T)>, PageInfo)> {
+    let codec = ctx.data::<CursorCodec>()?;
+    let edges = page
+        .items
+        .into_iter()
+        .map(|(k, item): (Keyset, T)| Ok((codec.encode(kind, k)?, item)))
+        .collect::<Result<Vec<_>>>()?;
+    let info = PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: false,
+        start_cursor: edges.first().map(|(c, _)| c.clone()),
+        end_cursor: edges.last().map(|(c, _)| c.clone()),
+    };
+    Ok((edges, info))
+}
+
+/// An account as a viewer sees it.
+#[derive(Clone, Debug)]
+pub struct User(pub user::Model);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(encode_id(Kind::User, self.0.id))
+    }
+    async fn handle(&self) -> &str {
+        &self.0.handle
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn account_type(&self) -> AccountType {
+        self.0.account_type.into()
+    }
+    async fn visibility(&self) -> AccountVisibility {
+        self.0.visibility.into()
+    }
+    /// Shown to this user alone; `null` for everyone else.
+    async fn likes_visibility(&self, ctx: &Context<'_>) -> Option<LikesVisibility> {
+        (viewer(ctx).id() == Some(self.0.id)).then(|| self.0.likes_visibility.into())
+    }
+    /// Approved followers.
+    async fn follower_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(int(domain::social::follow_counts(db(ctx)?, self.0.id)
+            .await?
+            .0))
+    }
+    /// Approved followings.
+    async fn following_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(int(domain::social::follow_counts(db(ctx)?, self.0.id)
+            .await?
+            .1))
+    }
+    /// The viewer's follow of this user; `NONE` when anonymous or self.
+    async fn viewer_follow_state(&self, ctx: &Context<'_>) -> Result<FollowState> {
+        match viewer(ctx).id() {
+            Some(v) if v != self.0.id => Ok(domain::social::find_follow(db(ctx)?, v, self.0.id)
+                .await?
+                .into()),
+            _ => Ok(FollowState::None),
+        }
+    }
+    /// Pending requests to follow this user. `FORBIDDEN` unless the viewer is this user.
+    async fn follow_requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        let me = self.own(ctx, "follow requests")?;
+        let req = page_request(ctx, CursorKind::Users, first, after)?;
+        let page = domain::social::follow_requests(db(ctx)?, me, req).await?;
+        UserConnection::new(ctx, page)
+    }
+    /// Accounts this user blocked. `FORBIDDEN` unless the viewer is this user.
+    async fn blocked_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        let me = self.own(ctx, "blocked users")?;
+        let req = page_request(ctx, CursorKind::Users, first, after)?;
+        let page = domain::social::blocked_users(db(ctx)?, me, req).await?;
+        UserConnection::new(ctx, page)
+    }
+    /// This user's videos, newest first; empty where Rule V hides them.
+    async fn videos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<VideoConnection> {
+        let req = page_request(ctx, CursorKind::Videos, first, after)?;
+        let page = domain::videos::videos_by(db(ctx)?, viewer(ctx).id(), self.0.id, req).await?;
+        VideoConnection::new(ctx, CursorKind::Videos, page)
+    }
+    /// Videos this user liked that the viewer may know about (Rules V and L), newest like first.
+    async fn liked_videos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<VideoConnection> {
+        let req = page_request(ctx, CursorKind::LikedVideos, first, after)?;
+        let page = domain::videos::liked_videos(db(ctx)?, viewer(ctx).id(), self.0.id, req).await?;
+        VideoConnection::new(ctx, CursorKind::LikedVideos, page)
+    }
+}
+
+impl User {
+    fn own(&self, ctx: &Context<'_>, what: &str) -> Result<Uuid> {
+        match viewer(ctx).id() {
+            Some(v) if v == self.0.id => Ok(v),
+            _ => Err(AppError::Forbidden(format!("only this user may see its {what}")).into()),
+        }
+    }
+}
+
+/// A video the viewer can see (only visibility-checked queries construct one).
+#[derive(Clone, Debug)]
+pub struct Video(pub video::Model);
+
+#[Object]
+impl Video {
+    async fn id(&self) -> ID {
+        ID(encode_id(Kind::Video, self.0.id))
+    }
+    async fn author(&self, ctx: &Context<'_>) -> Result<User> {
+        let author = loaders(ctx)?.users.load_one(self.0.author_id).await?;
+        author.map(User).ok_or_else(|| AppError::NotFound.into())
+    }
+    async fn caption(&self) -> &str {
+        &self.0.caption
+    }
+    async fn hashtags(&self) -> Vec<String> {
+        domain::videos::hashtags(&self.0)
+    }
+    async fn sound(&self) -> Option<&str> {
+        self.0.sound.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.created_at)
+    }
+    /// Every like, visible or not.
+    async fn like_count(&self) -> i32 {
+        int(self.0.like_count)
+    }
+    async fn view_count(&self) -> i32 {
+        int(self.0.view_count)
+    }
+    /// Whether the viewer liked this video; false for anonymous viewers.
+    async fn viewer_has_liked(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(loaders(ctx)?
+            .viewer_liked
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or(false))
+    }
+    /// The likers the viewer may see (Rule L), newest like first.
+    async fn visible_likers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<LikerConnection> {
+        let req = page_request(ctx, CursorKind::Likers, first, after)?;
+        let page =
+            domain::likes::visible_likers(db(ctx)?, viewer(ctx).id(), self.0.id, req).await?;
+        let (edges, page_info) = edges_of(ctx, CursorKind::Likers, page)?;
+        Ok(LikerConnection {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, l)| LikerEdge {
+                    cursor,
+                    node: User(l.user),
+                    liked_at: datetime(l.liked_at),
+                })
+                .collect(),
+            page_info,
+            video_id: self.0.id,
+            like_count: self.0.like_count,
+        })
+    }
+}
+
+/// A page of likers plus the counts over the whole list.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct LikerConnection {
+    pub edges: Vec<LikerEdge>,
+    pub page_info: PageInfo,
+    #[graphql(skip)]
+    video_id: Uuid,
+    #[graphql(skip)]
+    like_count: i64,
+}
+
+#[ComplexObject]
+impl LikerConnection {
+    /// Likers the viewer may see, over the whole list.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(int(self.visible(ctx).await?))
+    }
+    /// `likeCount − totalCount`: likes counted but not shown to this viewer.
+    async fn hidden_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(int(self.like_count - self.visible(ctx).await?))
+    }
+}
+
+impl LikerConnection {
+    async fn visible(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(loaders(ctx)?
+            .visible_like_counts
+            .load_one(self.video_id)
+            .await?
+            .unwrap_or(0))
+    }
+}
+
+/// One visible liker.
+#[derive(SimpleObject)]
+pub struct LikerEdge {
+    pub cursor: String,
+    pub node: User,
+    pub liked_at: DateTime<Utc>,
+}
+
+/// A page of videos.
+#[derive(SimpleObject)]
+pub struct VideoConnection {
+    pub edges: Vec<VideoEdge>,
+    pub page_info: PageInfo,
+}
+
+/// One video in a list.
+#[derive(SimpleObject)]
+pub struct VideoEdge {
+    pub cursor: String,
+    pub node: Video,
+}
+
+impl VideoConnection {
+    pub(super) fn new(
+        ctx: &Context<'_>,
+        kind: CursorKind,
+        page: Page<video::Model>,
+    ) -> Result<Self> {
+        let (edges, page_info) = edges_of(ctx, kind, page)?;
+        Ok(VideoConnection {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, v)| VideoEdge {
+                    cursor,
+                    node: Video(v),
+                })
+                .collect(),
+            page_info,
+        })
+    }
+}
+
+/// A page of accounts.
+#[derive(SimpleObject)]
+pub struct UserConnection {
+    pub edges: Vec<UserEdge>,
+    pub page_info: PageInfo,
+}
+
+/// One account in a list.
+#[derive(SimpleObject)]
+pub struct UserEdge {
+    pub cursor: String,
+    pub node: User,
+}
+
+impl UserConnection {
+    fn new(ctx: &Context<'_>, page: Page<user::Model>) -> Result<Self> {
+        let (edges, page_info) = edges_of(ctx, CursorKind::Users, page)?;
+        Ok(UserConnection {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, u)| UserEdge {
+                    cursor,
+                    node: User(u),
+                })
+                .collect(),
+            page_info,
+        })
+    }
+}
+
+/// Anything with a global ID.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    User(User),
+    Video(Video),
+}
+
+/// A token for the signed-in account.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// A follow between two accounts.
+#[derive(SimpleObject)]
+pub struct Follow {
+    pub state: FollowState,
+    pub follower: User,
+    pub followee: User,
+}

@@ -1,0 +1,13 @@
+//! Tally: a GraphQL backend where the number of likes is public and who liked is shown
+//! only where the liker allowed it.
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod ids;
+pub mod privacy;
+pub mod secret;
+pub mod startup;

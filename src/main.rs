@@ -1,0 +1,46 @@
+//! `tally`: parse the command line, set up logging, run.
+use anyhow::Context;
+use clap::Parser;
+use migration::{Migrator, MigratorTrait};
+use tally::{
+    config::{Cli, Command, MigrateAction},
+    db, demo, graphql,
+    startup::Application,
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(&config).await?;
+            if config.demo {
+                demo::seed_and_print(app.db(), app.tokens()).await?;
+            }
+            let base = format!("http://{}", config.bind.replace("0.0.0.0", "127.0.0.1"));
+            tracing::info!("Tally listening on {base} — GraphiQL at {base}/graphiql");
+            println!("GraphiQL: {base}/graphiql");
+            app.run().await?;
+        }
+        Command::Migrate { action } => {
+            let db = db::connect(&config.database_url, 1).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
+                MigrateAction::Status => Migrator::status(&db).await?,
+            }
+        }
+        Command::ExportSchema { out } => {
+            std::fs::write(&out, graphql::sdl()).with_context(|| format!("writing {out}"))?;
+            println!("wrote {out}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! The HTTP application: routes, auth extraction, start-up.
+use std::net::TcpListener;
+
+use actix_web::{
+    dev::Server,
+    http::header,
+    web::{self, Data},
+    App, HttpRequest, HttpResponse, HttpServer,
+};
+use async_graphql::{http::GraphiQLSource, BatchRequest};
+use async_graphql_actix_web::{GraphQLBatchRequest, GraphQLResponse};
+use chrono::Duration;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{token::Tokens, Viewer},
+    config::Config,
+    db,
+    error::AppError,
+    graphql::{build_schema, request_data, AppSchema},
+    ids::CursorCodec,
+    secret,
+};
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub schema: AppSchema,
+    pub db: DatabaseConnection,
+    pub tokens: Tokens,
+}
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+    tokens: Tokens,
+}
+
+impl Application {
+    /// Connects, migrates, resolves the secret and binds `config.bind`.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let secret = secret::resolve(config)?;
+        let db = db::connect(&config.database_url, config.db_pool).await?;
+        Migrator::up(&db, None).await?;
+        let listener = TcpListener::bind(&config.bind)?;
+        Self::from_parts(
+            db,
+            &secret,
+            Duration::hours(config.token_ttl_hours),
+            listener,
+        )
+    }
+
+    /// Serves `db` (already migrated) on `listener`: the entry point tests share.
+    pub fn from_parts(
+        db: DatabaseConnection,
+        secret: &[u8],
+        token_ttl: Duration,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let tokens = Tokens::new(secret, token_ttl)?;
+        let schema = build_schema(db.clone(), tokens.clone(), CursorCodec::new(secret));
+        let port = listener.local_addr()?.port();
+        let state = Data::new(AppState {
+            schema,
+            db: db.clone(),
+            tokens: tokens.clone(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .route("/graphql", web::post().to(graphql))
+                .route("/graphql", web::get().to(graphiql))
+                .route("/graphiql", web::get().to(graphiql))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            db,
+            tokens,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The token issuer (the demo prints tokens with it).
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Runs until stopped.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The viewer of a request: no `Authorization` header is anonymous; a header that does not
+/// carry a valid token is an error (never silently anonymous).
+fn viewer_of(req: &HttpRequest, tokens: &Tokens) -> Result<Viewer, AppError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(Viewer::ANONYMOUS);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| AppError::Unauthenticated("authorization header is malformed".into()))?;
+    let token = match text.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            token.trim()
+        }
+        _ => {
+            return Err(AppError::Unauthenticated(
+                "authorization header must be `Bearer <token>`".into(),
+            ))
+        }
+    };
+    Ok(Viewer(Some(tokens.verify(token)?)))
+}
+
+fn unauthorized(e: AppError) -> HttpResponse {
+    HttpResponse::Unauthorized().json(serde_json::json!({
+        "errors": [{ "message": e.message(), "extensions": { "code": e.code() } }]
+    }))
+}
+
+async fn graphql(
+    state: Data<AppState>,
+    http: HttpRequest,
+    body: GraphQLBatchRequest,
+) -> HttpResponse {
+    let viewer = match viewer_of(&http, &state.tokens) {
+        Ok(v) => v,
+        Err(e) => return unauthorized(e),
+    };
+    let batch = match body.into_inner() {
+        BatchRequest::Single(r) => BatchRequest::Single(request_data(r, &state.db, viewer)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(
+            rs.into_iter()
+                .map(|r| request_data(r, &state.db, viewer))
+                .collect(),
+        ),
+    };
+    let response: GraphQLResponse = state.schema.execute_batch(batch).await.into();
+    actix_web::Responder::respond_to(response, &http).map_into_boxed_body()
+}
+
+async fn graphiql() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("Tally")
+                .finish(),
+        )
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}
+
+async fn readyz(state: Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not answering");
+            HttpResponse::ServiceUnavailable().body("database unavailable")
+        }
+    }
+}
