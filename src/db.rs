@@ -99,6 +99,13 @@ where
         attempt += 1;
         let result = async {
             let txn = db.begin().await?;
+            if txn.get_database_backend() == DbBackend::Sqlite {
+                // Take SQLite's single write lock before reading anything: a transaction that
+                // reads first and writes later cannot wait for the lock (SQLITE_BUSY at once),
+                // while a first write waits politely under the busy timeout.
+                txn.execute_unprepared("UPDATE users SET id = id WHERE 1 = 0")
+                    .await?;
+            }
             let value = body(&txn).await?;
             txn.commit().await?;
             Ok(value)
@@ -106,8 +113,8 @@ where
         .await;
         match result {
             Err(AppError::Internal(e)) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
+                tracing::warn!(attempt, error = %e, "transient conflict, retrying transaction");
                 let backoff = 2u64.pow(attempt.min(6)) + rand::random::<u64>() % 5;
-                tracing::debug!(attempt, error = %e, "retrying transaction");
                 tokio::time::sleep(Duration::from_millis(backoff)).await;
             }
             other => return other,

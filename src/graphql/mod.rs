@@ -4,7 +4,7 @@ mod mutation;
 mod query;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use loaders::Loaders;
@@ -16,15 +16,7 @@ pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>
 
 /// Builds the schema once; per-request data (viewer, loaders) is added by [`request_data`].
 pub fn build_schema(db: DatabaseConnection, tokens: Tokens, cursors: CursorCodec) -> AppSchema {
-    Schema::build(
-        query::Query::default(),
-        mutation::Mutation::default(),
-        EmptySubscription,
-    )
-    .data(db)
-    .data(tokens)
-    .data(cursors)
-    .finish()
+    builder().data(db).data(tokens).data(cursors).finish()
 }
 
 /// Attaches the viewer and fresh, viewer-bound DataLoaders to one request.
@@ -39,11 +31,9 @@ pub fn request_data(
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    let schema = Schema::build(
-        query::Query::default(),
-        mutation::Mutation::default(),
-        EmptySubscription,
-    )
-    .finish();
-    schema.sdl()
+    builder().finish().sdl()
+}
+
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
 }

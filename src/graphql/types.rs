@@ -17,9 +17,9 @@ use crate::{
 };
 
 /// `PUBLIC` accounts are seen by all; `PRIVATE` ones approve their followers.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(name = "AccountVisibility")]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
 pub enum AccountVisibility {
+    #[default]
     Public,
     Private,
 }
@@ -47,12 +47,6 @@ pub enum FollowState {
     None,
     Pending,
     Approved,
-}
-
-impl Default for AccountVisibility {
-    fn default() -> Self {
-        AccountVisibility::Public
-    }
 }
 
 macro_rules! mirror_enum {

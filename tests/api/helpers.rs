@@ -1,0 +1,211 @@
+//! Shared set-up: a fresh database per test, the schema executed directly (fast), and the
+//! real HTTP service on a random port (for transport-level behaviour).
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+
+use entity::{user, AccountType, LikesVisibility, Visibility};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use serde_json::{json, Value};
+use tally::{
+    auth::{token::Tokens, Viewer},
+    graphql::{build_schema, request_data, AppSchema},
+    ids::{encode_id, CursorCodec, Kind},
+    startup::Application,
+};
+use uuid::Uuid;
+
+pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+/// A fresh, migrated database: PostgreSQL when `TALLY_TEST_DATABASE_URL` names one
+/// (a new database per call), else an SQLite file in the temp directory.
+pub async fn fresh_db() -> DatabaseConnection {
+    let url = match std::env::var("TALLY_TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let admin = tally::db::connect(&base, 1)
+                .await
+                .expect("connect to PostgreSQL");
+            let name = format!("tally_test_{}", Uuid::new_v4().simple());
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (root, _) = base.rsplit_once('/').expect("database URL has a path");
+            format!("{root}/{name}")
+        }
+        _ => {
+            let path =
+                std::env::temp_dir().join(format!("tally-test-{}.db", Uuid::new_v4().simple()));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    };
+    let db = tally::db::connect(&url, 8)
+        .await
+        .expect("connect to test database");
+    Migrator::up(&db, None).await.expect("migrate");
+    db
+}
+
+/// The schema over a fresh database, executed without HTTP.
+pub struct Harness {
+    pub db: DatabaseConnection,
+    pub schema: AppSchema,
+    pub tokens: Tokens,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with_db(fresh_db().await)
+    }
+
+    pub fn with_db(db: DatabaseConnection) -> Self {
+        let tokens = Tokens::new(SECRET, chrono::Duration::hours(24)).expect("tokens");
+        let schema = build_schema(db.clone(), tokens.clone(), CursorCodec::new(SECRET));
+        Harness { db, schema, tokens }
+    }
+
+    /// Runs `query` as `viewer` and returns the whole response as JSON
+    /// (`{"data": …, "errors": […]}`).
+    pub async fn run(&self, viewer: Option<Uuid>, query: &str, vars: Value) -> Value {
+        let req =
+            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(vars));
+        let resp = self
+            .schema
+            .execute(request_data(req, &self.db, Viewer(viewer)))
+            .await;
+        serde_json::to_value(&resp).expect("response serializes")
+    }
+
+    /// Runs `query` and returns `data`, failing the test on any error.
+    pub async fn ok(&self, viewer: Option<Uuid>, query: &str, vars: Value) -> Value {
+        let v = self.run(viewer, query, vars).await;
+        assert!(
+            v.get("errors").is_none(),
+            "unexpected errors for {query}: {v}"
+        );
+        v["data"].clone()
+    }
+
+    /// Runs `query` and returns the first error's `extensions`.
+    pub async fn err(&self, viewer: Option<Uuid>, query: &str, vars: Value) -> Value {
+        let v = self.run(viewer, query, vars).await;
+        let e = v["errors"]
+            .get(0)
+            .unwrap_or_else(|| panic!("expected an error for {query}, got {v}"));
+        e["extensions"].clone()
+    }
+
+    /// Inserts an account directly (no password hashing): for building worlds quickly.
+    pub async fn account(
+        &self,
+        handle: &str,
+        visibility: Visibility,
+        likes: LikesVisibility,
+    ) -> Uuid {
+        insert_account(&self.db, handle, visibility, likes).await
+    }
+
+    /// Signs up through the API and returns `(id, token)`.
+    pub async fn sign_up(&self, handle: &str, extra: &str) -> (Uuid, String) {
+        let q = format!(
+            r#"mutation {{ signUp(input: {{handle: "{handle}", password: "password123" {extra}}}) {{ token user {{ id }} }} }}"#
+        );
+        let d = self.ok(None, &q, json!({})).await;
+        let id = user_uuid(d["signUp"]["user"]["id"].as_str().expect("id"));
+        (id, d["signUp"]["token"].as_str().expect("token").to_owned())
+    }
+}
+
+/// Inserts an account row with a placeholder password hash.
+pub async fn insert_account(
+    db: &impl ConnectionTrait,
+    handle: &str,
+    visibility: Visibility,
+    likes: LikesVisibility,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    user::ActiveModel {
+        id: Set(id),
+        handle: Set(handle.to_owned()),
+        display_name: Set(handle.to_owned()),
+        password_hash: Set("not-a-real-hash".to_owned()),
+        account_type: Set(AccountType::Personal),
+        visibility: Set(visibility),
+        likes_visibility: Set(likes),
+        birth_year: Set(None),
+        region: Set(None),
+        language: Set(None),
+        created_at: Set(tally::db::now_us()),
+    }
+    .insert(db)
+    .await
+    .expect("insert account");
+    id
+}
+
+pub fn uid(id: Uuid) -> String {
+    encode_id(Kind::User, id)
+}
+
+pub fn vid(id: Uuid) -> String {
+    encode_id(Kind::Video, id)
+}
+
+pub fn user_uuid(id: &str) -> Uuid {
+    tally::ids::decode_id("id", Kind::User, id).expect("user id")
+}
+
+pub fn video_uuid(id: &str) -> Uuid {
+    tally::ids::decode_id("id", Kind::Video, id).expect("video id")
+}
+
+/// The real service on a random port.
+pub struct TestApp {
+    pub base: String,
+    pub db: DatabaseConnection,
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let db = fresh_db().await;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let app =
+            Application::from_parts(db.clone(), SECRET, chrono::Duration::hours(24), listener)
+                .expect("build");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run());
+        TestApp {
+            base,
+            db,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// POSTs a GraphQL request with an optional raw `Authorization` header value.
+    pub async fn post(&self, authorization: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}/graphql", self.base)).json(&body);
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// GraphQL as a bearer of `token`.
+    pub async fn gql(&self, token: Option<&str>, query: &str, vars: Value) -> (u16, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        self.post(
+            auth.as_deref(),
+            json!({ "query": query, "variables": vars }),
+        )
+        .await
+    }
+}

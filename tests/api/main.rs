@@ -1,0 +1,10 @@
+//! Black-box tests of Tally, compiled as one binary. SQLite by default; set
+//! `TALLY_TEST_DATABASE_URL=postgres://…` to run the same suite on PostgreSQL (each test
+//! in a database of its own).
+mod helpers;
+
+mod accounts;
+mod concurrency;
+mod privacy_props;
+mod privacy_rules;
+mod schema;

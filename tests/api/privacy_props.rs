@@ -1,0 +1,443 @@
+//! Randomized worlds against the pure reference: every viewer (anonymous included) and
+//! every video, `likeCount`, `visibleLikers` (one page and walked), `totalCount`,
+//! `hiddenCount`, `viewerHasLiked` and `User.likedVideos` must equal what
+//! `tally::privacy` says. The worlds are built through the domain use cases (likes, follows,
+//! settings changes, blocks, unlikes), so their side effects are checked too.
+use std::collections::{HashMap, HashSet};
+
+use entity::{FollowState, LikesVisibility, Visibility};
+use proptest::prelude::*;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{json, Value};
+use tally::{
+    db::{col, Sql},
+    domain::{
+        accounts::{update_account, AccountChanges},
+        likes::{like_video, unlike_video},
+        social::{block_user, follow_user},
+        videos::{create_video, NewVideo},
+    },
+    privacy::{audience, can_see_account, can_see_like, can_see_video, Graph},
+};
+use uuid::Uuid;
+
+use crate::helpers::{insert_account, uid, vid, Harness};
+
+/// A world as the generator draws it (indices into users / videos).
+#[derive(Debug, Clone)]
+struct WorldSpec {
+    /// (private at the end, likesVisibility at sign-up, likesVisibility at the end, reopens)
+    users: Vec<(bool, u8, u8, bool)>,
+    videos: Vec<usize>,
+    likes: Vec<(usize, usize)>,
+    early_follows: Vec<(usize, usize)>,
+    late_follows: Vec<(usize, usize)>,
+    blocks: Vec<(usize, usize)>,
+    unlikes: Vec<(usize, usize)>,
+    page_size: i32,
+}
+
+fn lv(n: u8) -> LikesVisibility {
+    [
+        LikesVisibility::Everyone,
+        LikesVisibility::Followers,
+        LikesVisibility::OnlyMe,
+    ][n as usize % 3]
+}
+
+fn world_spec() -> impl Strategy<Value = WorldSpec> {
+    (2usize..=6, 1usize..=4).prop_flat_map(|(n_users, n_videos)| {
+        let user = (any::<bool>(), 0u8..3, 0u8..3, prop::bool::weighted(0.2));
+        let pair = (0..n_users, 0..n_users);
+        let like = (0..n_users, 0..n_videos);
+        (
+            prop::collection::vec(user, n_users),
+            prop::collection::vec(0..n_users, n_videos),
+            prop::collection::vec(like.clone(), 0..16),
+            prop::collection::vec(pair.clone(), 0..10),
+            prop::collection::vec(pair.clone(), 0..6),
+            prop::collection::vec(pair, 0..3),
+            prop::collection::vec(like, 0..4),
+            1i32..=3,
+        )
+            .prop_map(
+                |(
+                    users,
+                    videos,
+                    likes,
+                    early_follows,
+                    late_follows,
+                    blocks,
+                    unlikes,
+                    page_size,
+                )| WorldSpec {
+                    users,
+                    videos,
+                    likes,
+                    early_follows,
+                    late_follows,
+                    blocks,
+                    unlikes,
+                    page_size,
+                },
+            )
+    })
+}
+
+/// The reference world: plain collections, read through `tally::privacy`'s pure rules.
+#[derive(Debug, Default)]
+struct Model {
+    users: Vec<(Uuid, Visibility, LikesVisibility)>,
+    follows: HashMap<(Uuid, Uuid), FollowState>,
+    blocks: HashSet<(Uuid, Uuid)>,
+    videos: Vec<(Uuid, Uuid)>,
+    likes: HashSet<(Uuid, Uuid)>,
+}
+
+impl Graph for Model {
+    fn follows(&self, follower: Uuid, followee: Uuid) -> bool {
+        self.follows.get(&(follower, followee)) == Some(&FollowState::Approved)
+    }
+    fn blocked_between(&self, a: Uuid, b: Uuid) -> bool {
+        self.blocks.contains(&(a, b)) || self.blocks.contains(&(b, a))
+    }
+}
+
+impl Model {
+    fn user(&self, id: Uuid) -> (Visibility, LikesVisibility) {
+        let u = self.users.iter().find(|u| u.0 == id).expect("known user");
+        (u.1, u.2)
+    }
+    fn author(&self, video: Uuid) -> Uuid {
+        self.videos
+            .iter()
+            .find(|v| v.0 == video)
+            .expect("known video")
+            .1
+    }
+    fn video_visible(&self, viewer: Option<Uuid>, video: Uuid) -> bool {
+        let author = self.author(video);
+        can_see_video(viewer, author, self.user(author).0, self)
+    }
+    fn like_visible(&self, viewer: Option<Uuid>, video: Uuid, liker: Uuid) -> bool {
+        let author = self.author(video);
+        let (vis, likes) = self.user(liker);
+        can_see_like(
+            viewer,
+            author,
+            self.user(author).0,
+            liker,
+            audience(vis, likes),
+            self,
+        )
+    }
+}
+
+fn ok<T>(r: Result<T, tally::error::AppError>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {} ({})", e.message(), e.code()))
+}
+
+/// Builds `spec` through the use cases, mirroring each step's documented effect in the model.
+async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
+    let mut m = Model::default();
+    for (i, (_, first_lv, _, _)) in spec.users.iter().enumerate() {
+        let id = insert_account(db, &format!("u{i}"), Visibility::Public, lv(*first_lv)).await;
+        m.users.push((id, Visibility::Public, lv(*first_lv)));
+    }
+    let uids: Vec<Uuid> = m.users.iter().map(|u| u.0).collect();
+    for &author in &spec.videos {
+        let v = ok(
+            create_video(
+                db,
+                uids[author],
+                NewVideo {
+                    caption: "c".into(),
+                    hashtags: vec![],
+                    sound: None,
+                },
+            )
+            .await,
+            "create video",
+        );
+        m.videos.push((v.id, uids[author]));
+    }
+    let vids: Vec<Uuid> = m.videos.iter().map(|v| v.0).collect();
+    // Everyone is public and unrelated yet: every like lands (repeats are no-ops).
+    for &(u, v) in &spec.likes {
+        ok(like_video(db, uids[u], vids[v]).await, "like");
+        m.likes.insert((vids[v], uids[u]));
+    }
+    for &(a, b) in &spec.early_follows {
+        if a != b {
+            ok(follow_user(db, uids[a], uids[b]).await, "follow");
+            m.follows.insert((uids[a], uids[b]), FollowState::Approved);
+        }
+    }
+    for (i, &(private, _, last_lv, _)) in spec.users.iter().enumerate() {
+        let visibility = if private {
+            Visibility::Private
+        } else {
+            Visibility::Public
+        };
+        let changes = AccountChanges {
+            visibility: Some(visibility),
+            likes_visibility: Some(lv(last_lv)),
+            ..Default::default()
+        };
+        ok(update_account(db, uids[i], changes).await, "update account");
+        m.users[i] = (uids[i], visibility, lv(last_lv));
+    }
+    for &(a, b) in &spec.late_follows {
+        if a != b {
+            ok(follow_user(db, uids[a], uids[b]).await, "late follow");
+            let state = if m.user(uids[b]).0 == Visibility::Public {
+                FollowState::Approved
+            } else {
+                FollowState::Pending
+            };
+            m.follows.entry((uids[a], uids[b])).or_insert(state);
+        }
+    }
+    for &(a, b) in &spec.blocks {
+        let (a, b) = (uids[a], uids[b]);
+        if a == b {
+            continue;
+        }
+        let result = block_user(db, a, b).await;
+        if m.blocks.contains(&(a, b)) {
+            ok(result, "repeat block");
+        } else if !can_see_account(Some(a), b, &m) {
+            assert!(
+                result.is_err(),
+                "blocking an account that blocked you must be NOT_FOUND"
+            );
+        } else {
+            ok(result, "block");
+            m.blocks.insert((a, b));
+            m.follows.remove(&(a, b));
+            m.follows.remove(&(b, a));
+            let authors: HashMap<Uuid, Uuid> = m.videos.iter().copied().collect();
+            m.likes
+                .retain(|(v, l)| !((*l == a && authors[v] == b) || (*l == b && authors[v] == a)));
+        }
+    }
+    for (i, &(_, _, _, reopen)) in spec.users.iter().enumerate() {
+        if reopen && m.users[i].1 == Visibility::Private {
+            let changes = AccountChanges {
+                visibility: Some(Visibility::Public),
+                ..Default::default()
+            };
+            ok(update_account(db, uids[i], changes).await, "reopen");
+            m.users[i].1 = Visibility::Public;
+            for ((_, followee), state) in m.follows.iter_mut() {
+                if *followee == uids[i] {
+                    *state = FollowState::Approved;
+                }
+            }
+        }
+    }
+    for &(u, v) in &spec.unlikes {
+        let result = unlike_video(db, uids[u], vids[v]).await;
+        if m.video_visible(Some(uids[u]), vids[v]) {
+            ok(result, "unlike");
+            m.likes.remove(&(vids[v], uids[u]));
+        } else {
+            assert!(result.is_err(), "unliking a hidden video must be NOT_FOUND");
+        }
+    }
+    m
+}
+
+/// Like rows as stored: `(video, user) → time`, to order the expected lists.
+async fn stored_likes(db: &DatabaseConnection) -> HashMap<(Uuid, Uuid), i64> {
+    let mut q = Sql::default();
+    q.push("SELECT video_id, user_id, created_at FROM likes");
+    let rows = q.all(db).await.expect("likes");
+    rows.iter()
+        .map(|r| {
+            let key = (
+                col::<Uuid>(r, "video_id").expect("v"),
+                col::<Uuid>(r, "user_id").expect("u"),
+            );
+            (key, col::<i64>(r, "created_at").expect("t"))
+        })
+        .collect()
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Checks every viewer against the model; returns the mismatches found.
+async fn check(h: &Harness, m: &Model, page_size: i32) -> Vec<String> {
+    let mut bad = Vec::new();
+    let times = stored_likes(&h.db).await;
+    let stored: HashSet<(Uuid, Uuid)> = times.keys().copied().collect();
+    if stored != m.likes {
+        bad.push(format!("stored likes {stored:?} != model {:?}", m.likes));
+        return bad;
+    }
+    let viewers: Vec<Option<Uuid>> = std::iter::once(None)
+        .chain(m.users.iter().map(|u| Some(u.0)))
+        .collect();
+    for viewer in viewers {
+        let mut q = String::from("query {");
+        for (i, (v, _)) in m.videos.iter().enumerate() {
+            q += &format!(
+                r#" v{i}: video(id: "{}") {{ likeCount viewerHasLiked visibleLikers(first: 100) {{ totalCount hiddenCount edges {{ node {{ id }} }} }} }}"#,
+                vid(*v)
+            );
+        }
+        for (i, _) in m.users.iter().enumerate() {
+            q += &format!(
+                r#" u{i}: user(handle: "u{i}") {{ id likedVideos(first: 100) {{ edges {{ node {{ id }} }} }} }}"#
+            );
+        }
+        q += " }";
+        let data = h.ok(viewer, &q, json!({})).await;
+        for (i, &(video, _)) in m.videos.iter().enumerate() {
+            let got = &data[format!("v{i}")];
+            let who = format!("viewer {viewer:?}, video v{i}");
+            if !m.video_visible(viewer, video) {
+                if !got.is_null() {
+                    bad.push(format!("{who}: hidden video shown"));
+                }
+                continue;
+            }
+            if got.is_null() {
+                bad.push(format!("{who}: visible video is null"));
+                continue;
+            }
+            let like_count = m.likes.iter().filter(|(v, _)| *v == video).count() as i64;
+            let mut expected: Vec<(i64, Uuid)> = m
+                .likes
+                .iter()
+                .filter(|(v, l)| *v == video && m.like_visible(viewer, video, *l))
+                .map(|(v, l)| (times[&(*v, *l)], *l))
+                .collect();
+            expected.sort_by(|a, b| b.cmp(a));
+            let expected_ids: Vec<String> = expected.iter().map(|(_, l)| uid(*l)).collect();
+            let likers = &got["visibleLikers"];
+            let checks = [
+                ("likeCount", got["likeCount"].as_i64() == Some(like_count)),
+                (
+                    "totalCount",
+                    likers["totalCount"].as_i64() == Some(expected.len() as i64),
+                ),
+                (
+                    "hiddenCount",
+                    likers["hiddenCount"].as_i64() == Some(like_count - expected.len() as i64),
+                ),
+                ("visibleLikers", ids(likers) == expected_ids),
+                (
+                    "viewerHasLiked",
+                    got["viewerHasLiked"].as_bool()
+                        == Some(viewer.is_some_and(|me| m.likes.contains(&(video, me)))),
+                ),
+            ];
+            for (name, pass) in checks {
+                if !pass {
+                    bad.push(format!("{who}: {name} wrong: got {got}, expected likers {expected_ids:?} of {like_count}"));
+                }
+            }
+            let walked = walk_likers(h, viewer, video, page_size).await;
+            if walked != expected_ids {
+                bad.push(format!(
+                    "{who}: walking by {page_size} gave {walked:?}, expected {expected_ids:?}"
+                ));
+            }
+        }
+        for (i, &(liker, _, _)) in m.users.iter().enumerate() {
+            let got = &data[format!("u{i}")];
+            let who = format!("viewer {viewer:?}, user u{i}");
+            if !can_see_account(viewer, liker, m) {
+                if !got.is_null() {
+                    bad.push(format!("{who}: blocked account shown"));
+                }
+                continue;
+            }
+            let mut expected: Vec<(i64, Uuid)> = m
+                .likes
+                .iter()
+                .filter(|(v, l)| *l == liker && m.like_visible(viewer, *v, liker))
+                .map(|(v, l)| (times[&(*v, *l)], *v))
+                .collect();
+            expected.sort_by(|a, b| b.cmp(a));
+            let expected_ids: Vec<String> = expected.iter().map(|(_, v)| vid(*v)).collect();
+            if got.is_null() || ids(&got["likedVideos"]) != expected_ids {
+                bad.push(format!(
+                    "{who}: likedVideos got {got}, expected {expected_ids:?}"
+                ));
+            }
+        }
+    }
+    bad
+}
+
+/// Walks `visibleLikers` `page_size` at a time; the page's `totalCount` must not vary.
+async fn walk_likers(
+    h: &Harness,
+    viewer: Option<Uuid>,
+    video: Uuid,
+    page_size: i32,
+) -> Vec<String> {
+    let q = "query($id: ID!, $first: Int!, $after: String) { video(id: $id) { visibleLikers(first: $first, after: $after) { \
+             totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } } }";
+    let mut after: Option<String> = None;
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        let d = h
+            .ok(
+                viewer,
+                q,
+                json!({ "id": vid(video), "first": page_size, "after": after }),
+            )
+            .await;
+        let page = &d["video"]["visibleLikers"];
+        out.extend(ids(page));
+        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false) {
+            return out;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    panic!("walk did not end");
+}
+
+async fn reset(db: &DatabaseConnection) {
+    db.execute_unprepared("DELETE FROM users")
+        .await
+        .expect("reset");
+}
+
+#[test]
+fn random_worlds_match_the_reference() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let h = rt.block_on(Harness::new());
+    let cases: u32 = std::env::var("TALLY_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let worlds = std::cell::Cell::new(0u32);
+    proptest!(config, |(spec in world_spec())| {
+        let bad = rt.block_on(async {
+            reset(&h.db).await;
+            let m = build(&h.db, &spec).await;
+            check(&h, &m, spec.page_size).await
+        });
+        worlds.set(worlds.get() + 1);
+        prop_assert!(bad.is_empty(), "{} mismatches in {:?}:\n{}", bad.len(), spec, bad.join("\n"));
+    });
+    let worlds = worlds.get();
+    assert!(worlds >= cases, "ran {worlds} worlds, wanted {cases}");
+    eprintln!("privacy property: {worlds} random worlds, zero mismatches");
+}

@@ -1,0 +1,39 @@
+//! The committed SDL is the generated one.
+
+#[test]
+fn committed_schema_matches_generated_sdl() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql");
+    let generated = tally::graphql::sdl();
+    assert!(
+        committed == generated,
+        "schema.graphql is stale: run `cargo run -- export-schema` and commit the result"
+    );
+}
+
+#[test]
+fn schema_has_every_name_of_the_api_contract() {
+    let sdl = tally::graphql::sdl();
+    for needle in [
+        "interface Node",
+        "enum AccountVisibility",
+        "enum LikesVisibility",
+        "enum AccountType",
+        "enum FollowState",
+        "likesVisibility: LikesVisibility\n",
+        "viewerFollowState: FollowState!",
+        "followRequests(first: Int! = 20, after: String): UserConnection!",
+        "visibleLikers(first: Int! = 20, after: String): LikerConnection!",
+        "hiddenCount: Int!",
+        "likedAt: DateTime!",
+        "type AuthPayload",
+        "expiresAt: DateTime!",
+        "accountType: AccountType! = PERSONAL",
+        "feed(first: Int! = 20, after: String): VideoConnection!",
+        "likeVideo(videoId: ID!): Video!",
+        "deleteAccount(password: String!): Boolean!",
+        "approveFollowRequest(userId: ID!): Follow!",
+    ] {
+        assert!(sdl.contains(needle), "SDL lacks `{needle}`:\n{sdl}");
+    }
+}
