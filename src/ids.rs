@@ -63,7 +63,7 @@ pub fn decode_id(field: &str, kind: Kind, text: &str) -> AppResult<Uuid> {
 
 /// A position in a newest-first list: the sort time and the tie-breaking ID of the last
 /// item seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Keyset {
     pub time: i64,
     pub id: Uuid,

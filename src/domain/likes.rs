@@ -6,12 +6,13 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
 use uuid::Uuid;
 
 use super::{
-    page::{self, Page, PageRequest},
+    page::{Page, PageRequest},
     videos::visible_videos,
 };
 use crate::{
     db::{self, col, now_us, Sql},
     error::{AppError, AppResult},
+    ids::Keyset,
     privacy::{self, sql as policy, LikeGrant},
 };
 
@@ -162,33 +163,73 @@ impl FromQueryResult for Liker {
 
 /// One page of the likers of `video_id` that `viewer` may see (Rule L), newest like first.
 /// The caller has established that the viewer can see the video (Rule V).
-///
-/// The page is the merge of one bounded stream per [`LikeGrant`], so its cost does not
-/// depend on how many likes the viewer cannot see.
 pub async fn visible_likers(
     db: &impl ConnectionTrait,
     viewer: Option<Uuid>,
     video_id: Uuid,
     req: PageRequest,
 ) -> AppResult<Page<Liker>> {
+    let mut pages = visible_likers_batch(db, viewer, &[(video_id, req)]).await?;
+    Ok(pages.remove(&(video_id, req)).unwrap_or(Page {
+        items: Vec::new(),
+        has_next: false,
+    }))
+}
+
+/// [`visible_likers`] for several `(video, page)` requests in one statement.
+///
+/// Each page is the merge of one bounded stream per [`LikeGrant`] (see
+/// [`LikeGrant::stream`]), so its cost does not depend on how many likes the viewer cannot
+/// see; the pages of all requests are `UNION ALL`ed and told apart by a request number.
+pub async fn visible_likers_batch(
+    db: &impl ConnectionTrait,
+    viewer: Option<Uuid>,
+    requests: &[(Uuid, PageRequest)],
+) -> AppResult<HashMap<(Uuid, PageRequest), Page<Liker>>> {
+    if requests.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
-    let video = q.bind(video_id);
-    q.push("SELECT u.*, p.created_at AS k_time FROM (");
-    for (i, grant) in LikeGrant::for_viewer(viewer.is_some()).iter().enumerate() {
-        if i > 0 {
+    q.push("SELECT u.*, p.k, p.created_at AS k_time FROM (");
+    for (k, (video_id, req)) in requests.iter().enumerate() {
+        if k > 0 {
             q.push(" UNION ALL ");
         }
-        q.push(&format!(
-            "SELECT * FROM (SELECT l.user_id, l.created_at FROM {}",
-            grant.stream(v.as_deref(), &video)
-        ));
-        req.apply(&mut q, "l.created_at", "l.user_id");
-        q.push(&format!(") s{i}"));
+        let video = q.bind(*video_id);
+        q.push(&format!("SELECT {k} AS k, t.* FROM ("));
+        for (i, grant) in LikeGrant::for_viewer(viewer.is_some()).iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            q.push(&format!(
+                "SELECT * FROM (SELECT l.user_id, l.created_at FROM {}",
+                grant.stream(v.as_deref(), &video)
+            ));
+            req.apply(&mut q, "l.created_at", "l.user_id");
+            q.push(&format!(") s{i}"));
+        }
+        req.order_limit(&mut q, "created_at", "user_id");
+        q.push(") t");
     }
-    q.push(") p JOIN users u ON u.id = p.user_id WHERE 1 = 1");
-    req.order_limit(&mut q, "p.created_at", "p.user_id");
-    page::fetch(db, &q, req, |l: &Liker| l.user.id).await
+    q.push(") p JOIN users u ON u.id = p.user_id ORDER BY p.k, p.created_at DESC, p.user_id DESC");
+    let mut rows: Vec<Vec<(Keyset, Liker)>> = vec![Vec::new(); requests.len()];
+    for row in q.all(db).await? {
+        let k: i32 = col(&row, "k")?;
+        let liker = Liker::from_query_result(&row, "")?;
+        let keyset = Keyset {
+            time: liker.liked_at,
+            id: liker.user.id,
+        };
+        if let Some(slot) = rows.get_mut(k as usize) {
+            slot.push((keyset, liker));
+        }
+    }
+    Ok(requests
+        .iter()
+        .zip(rows)
+        .map(|(key, items)| (*key, Page::from_rows(items, key.1)))
+        .collect())
 }
 
 /// `visibleLikers.totalCount` for each of `videos` (which the viewer can see).

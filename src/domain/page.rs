@@ -12,7 +12,7 @@ use crate::{
 pub const MAX_FIRST: i32 = 100;
 
 /// A validated request for one page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     pub first: u64,
     pub after: Option<Keyset>,

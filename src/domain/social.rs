@@ -1,4 +1,6 @@
 //! The follow graph (with approvals) and blocks.
+use std::collections::HashMap;
+
 use entity::{user, FollowState, Visibility};
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult};
 use uuid::Uuid;
@@ -261,19 +263,61 @@ pub async fn unblock_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -
     .await
 }
 
-/// Approved followers and followings of `user`: `(followers, following)`.
-pub async fn follow_counts(db: &impl ConnectionTrait, user: Uuid) -> AppResult<(i64, i64)> {
+/// Approved followers and followings of each of `users`: `(followers, following)`.
+pub async fn follow_counts(
+    db: &impl ConnectionTrait,
+    users: &[Uuid],
+) -> AppResult<HashMap<Uuid, (i64, i64)>> {
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut q = Sql::default();
-    let u = q.bind(user);
+    let ids: Vec<String> = users.iter().map(|id| q.bind(*id)).collect();
     q.push(&format!(
-        "SELECT (SELECT COUNT(*) FROM follows WHERE followee_id = {u} AND state = 'APPROVED') AS followers, \
-         (SELECT COUNT(*) FROM follows WHERE follower_id = {u} AND state = 'APPROVED') AS following"
+        "SELECT u.id, \
+         (SELECT COUNT(*) FROM follows f WHERE f.followee_id = u.id AND f.state = 'APPROVED') AS followers, \
+         (SELECT COUNT(*) FROM follows f WHERE f.follower_id = u.id AND f.state = 'APPROVED') AS following \
+         FROM users u WHERE u.id IN ({})",
+        ids.join(", ")
     ));
-    let row = q
-        .one(db)
+    q.all(db)
         .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("count returned no row")))?;
-    Ok((col(&row, "followers")?, col(&row, "following")?))
+        .iter()
+        .map(|r| {
+            Ok((
+                col::<Uuid>(r, "id")?,
+                (col(r, "followers")?, col(r, "following")?),
+            ))
+        })
+        .collect()
+}
+
+/// The state of `viewer`'s follow of each of `users` that it follows or asked to follow.
+pub async fn follow_states(
+    db: &impl ConnectionTrait,
+    viewer: Uuid,
+    users: &[Uuid],
+) -> AppResult<HashMap<Uuid, FollowState>> {
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = Sql::default();
+    let me = q.bind(viewer);
+    let ids: Vec<String> = users.iter().map(|id| q.bind(*id)).collect();
+    q.push(&format!(
+        "SELECT followee_id, state FROM follows WHERE follower_id = {me} AND followee_id IN ({})",
+        ids.join(", ")
+    ));
+    q.all(db)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                col::<Uuid>(r, "followee_id")?,
+                col::<FollowState>(r, "state")?,
+            ))
+        })
+        .collect()
 }
 
 /// The viewer's pending follow requests, newest first.

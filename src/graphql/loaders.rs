@@ -1,99 +1,170 @@
-//! Per-request DataLoaders. Each is created for one request and bound to its viewer, so a
-//! batched answer computed for one viewer can never serve another.
+//! Per-request batching. One [`DataLoader`] is created per request and bound to its viewer,
+//! so a batched answer computed for one viewer can never serve another. Each key type below
+//! is one question; the loader batches every key of a type asked during one execution step
+//! into one SQL statement.
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::user;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use entity::{user, FollowState};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{auth::Viewer, domain, error::AppError};
+use crate::{
+    auth::Viewer,
+    domain::{
+        self,
+        likes::Liker,
+        page::{Page, PageRequest},
+    },
+    error::AppError,
+};
 
-/// The loaders of one request.
-#[derive(Clone)]
-pub struct Loaders {
-    pub users: Arc<DataLoader<UserLoader>>,
-    pub visible_like_counts: Arc<DataLoader<VisibleLikeCountLoader>>,
-    pub viewer_liked: Arc<DataLoader<ViewerLikedLoader>>,
+/// The loader of one request.
+pub type Loaders = Arc<DataLoader<RequestLoader>>;
+
+/// Fresh loader for one request of `viewer`.
+pub fn for_request(db: DatabaseConnection, viewer: Viewer) -> Loaders {
+    Arc::new(DataLoader::new(RequestLoader { db, viewer }, tokio::spawn))
 }
 
-impl Loaders {
-    /// Fresh loaders for `viewer`.
-    pub fn new(db: DatabaseConnection, viewer: Viewer) -> Self {
-        Loaders {
-            users: Arc::new(DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn)),
-            visible_like_counts: Arc::new(DataLoader::new(
-                VisibleLikeCountLoader {
-                    db: db.clone(),
-                    viewer,
-                },
-                tokio::spawn,
-            )),
-            viewer_liked: Arc::new(DataLoader::new(
-                ViewerLikedLoader { db, viewer },
-                tokio::spawn,
-            )),
-        }
-    }
+/// Loads everything a request batches, from `viewer`'s point of view.
+pub struct RequestLoader {
+    db: DatabaseConnection,
+    viewer: Viewer,
 }
 
 fn gql(e: AppError) -> async_graphql::Error {
     e.to_graphql()
 }
 
-/// Accounts by ID (callers only ask for accounts the viewer may see).
-pub struct UserLoader {
-    db: DatabaseConnection,
+fn uuids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
+    keys.iter().map(|k| id(*k)).collect()
 }
 
-impl Loader<Uuid> for UserLoader {
+/// Key: an account by ID (asked only for accounts the viewer may see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+
+impl Loader<UserById> for RequestLoader {
     type Value = user::Model;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, user::Model>, Self::Error> {
-        let rows = user::Entity::find()
-            .filter(user::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.db)
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, user::Model>, Self::Error> {
+        let users = domain::users_by_ids(&self.db, &uuids(keys, |k| k.0))
             .await
-            .map_err(|e| gql(e.into()))?;
-        Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+            .map_err(gql)?;
+        Ok(users.into_iter().map(|(k, u)| (UserById(k), u)).collect())
     }
 }
 
-/// `visibleLikers.totalCount` per video, for this request's viewer.
-pub struct VisibleLikeCountLoader {
-    db: DatabaseConnection,
-    viewer: Viewer,
+/// Key: an account's approved `(followers, following)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FollowCounts(pub Uuid);
+
+impl Loader<FollowCounts> for RequestLoader {
+    type Value = (i64, i64);
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[FollowCounts],
+    ) -> Result<HashMap<FollowCounts, (i64, i64)>, Self::Error> {
+        let counts = domain::social::follow_counts(&self.db, &uuids(keys, |k| k.0))
+            .await
+            .map_err(gql)?;
+        Ok(counts
+            .into_iter()
+            .map(|(k, v)| (FollowCounts(k), v))
+            .collect())
+    }
 }
 
-impl Loader<Uuid> for VisibleLikeCountLoader {
+/// Key: `visibleLikers.totalCount` of a video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VisibleLikeCount(pub Uuid);
+
+impl Loader<VisibleLikeCount> for RequestLoader {
     type Value = i64;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, Self::Error> {
-        domain::likes::visible_like_counts(&self.db, self.viewer.id(), keys)
-            .await
-            .map_err(gql)
+    async fn load(
+        &self,
+        keys: &[VisibleLikeCount],
+    ) -> Result<HashMap<VisibleLikeCount, i64>, Self::Error> {
+        let counts =
+            domain::likes::visible_like_counts(&self.db, self.viewer.id(), &uuids(keys, |k| k.0))
+                .await
+                .map_err(gql)?;
+        Ok(counts
+            .into_iter()
+            .map(|(k, v)| (VisibleLikeCount(k), v))
+            .collect())
     }
 }
 
-/// Whether this request's viewer liked each video.
-pub struct ViewerLikedLoader {
-    db: DatabaseConnection,
-    viewer: Viewer,
-}
+/// Key: whether the viewer liked a video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerLiked(pub Uuid);
 
-impl Loader<Uuid> for ViewerLikedLoader {
+impl Loader<ViewerLiked> for RequestLoader {
     type Value = bool;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, bool>, Self::Error> {
+    async fn load(&self, keys: &[ViewerLiked]) -> Result<HashMap<ViewerLiked, bool>, Self::Error> {
         let Some(viewer) = self.viewer.id() else {
             return Ok(keys.iter().map(|k| (*k, false)).collect());
         };
-        let liked = domain::likes::viewer_likes(&self.db, viewer, keys)
+        let liked = domain::likes::viewer_likes(&self.db, viewer, &uuids(keys, |k| k.0))
             .await
             .map_err(gql)?;
-        Ok(keys.iter().map(|k| (*k, liked.contains(k))).collect())
+        Ok(keys.iter().map(|k| (*k, liked.contains(&k.0))).collect())
+    }
+}
+
+/// Key: the viewer's follow of an account (absent: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerFollow(pub Uuid);
+
+impl Loader<ViewerFollow> for RequestLoader {
+    type Value = FollowState;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[ViewerFollow],
+    ) -> Result<HashMap<ViewerFollow, FollowState>, Self::Error> {
+        let Some(viewer) = self.viewer.id() else {
+            return Ok(HashMap::new());
+        };
+        let states = domain::social::follow_states(&self.db, viewer, &uuids(keys, |k| k.0))
+            .await
+            .map_err(gql)?;
+        Ok(states
+            .into_iter()
+            .map(|(k, v)| (ViewerFollow(k), v))
+            .collect())
+    }
+}
+
+/// Key: one page of a video's visible likers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LikerPage(pub Uuid, pub PageRequest);
+
+impl Loader<LikerPage> for RequestLoader {
+    type Value = Page<Liker>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[LikerPage],
+    ) -> Result<HashMap<LikerPage, Page<Liker>>, Self::Error> {
+        let requests: Vec<(Uuid, PageRequest)> = keys.iter().map(|k| (k.0, k.1)).collect();
+        let pages = domain::likes::visible_likers_batch(&self.db, self.viewer.id(), &requests)
+            .await
+            .map_err(gql)?;
+        Ok(pages
+            .into_iter()
+            .map(|((v, r), p)| (LikerPage(v, r), p))
+            .collect())
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, types and resolvers. Thin: every decision is in `domain`.
 mod loaders;
 mod mutation;
+mod prefetch;
 mod query;
 mod types;
 
@@ -25,7 +26,7 @@ pub fn request_data(
     db: &DatabaseConnection,
     viewer: Viewer,
 ) -> async_graphql::Request {
-    let loaders = Loaders::new(db.clone(), viewer);
+    let loaders = loaders::for_request(db.clone(), viewer);
     request.data(viewer).data(loaders)
 }
 

@@ -79,6 +79,14 @@ fn auth_payload(ctx: &Context<'_>, account: user::Model) -> Result<AuthPayload> 
     })
 }
 
+/// The signed-in viewer, whose account must still exist (a token outlives a deleted
+/// account; every mutation refuses it alike).
+async fn signed_in(ctx: &Context<'_>) -> Result<uuid::Uuid> {
+    let me = viewer(ctx).require()?;
+    domain::viewer_account(db(ctx)?, me).await?;
+    Ok(me)
+}
+
 fn user_id(id: &ID) -> Result<uuid::Uuid> {
     Ok(decode_id("userId", Kind::User, id)?)
 }
@@ -113,7 +121,7 @@ impl Mutation {
 
     /// Changes the viewer's settings; takes effect on the very next read.
     async fn update_account(&self, ctx: &Context<'_>, input: UpdateAccountInput) -> Result<User> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         let changes = AccountChanges {
             display_name: input.display_name,
             account_type: input.account_type.map(Into::into),
@@ -130,14 +138,14 @@ impl Mutation {
 
     /// Deletes the viewer's account and everything it made (password required).
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         domain::accounts::delete_account(db(ctx)?, me, password).await?;
         Ok(true)
     }
 
     /// Follows a user: approved at once if public, pending if private.
     async fn follow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<Follow> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         let target = self::user_id(&user_id)?;
         let db = db(ctx)?;
         let (state, followee) = domain::social::follow_user(db, me, target).await?;
@@ -151,13 +159,13 @@ impl Mutation {
 
     /// Stops following a user (pending or approved). Returns whether a follow was removed.
     async fn unfollow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         Ok(domain::social::unfollow_user(db(ctx)?, me, self::user_id(&user_id)?).await?)
     }
 
     /// Approves a pending request from `userId` to follow the viewer.
     async fn approve_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> Result<Follow> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         let db = db(ctx)?;
         let follower =
             domain::social::approve_follow_request(db, me, self::user_id(&user_id)?).await?;
@@ -171,62 +179,66 @@ impl Mutation {
 
     /// Rejects (removes) a pending request from `userId`.
     async fn reject_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         domain::social::reject_follow_request(db(ctx)?, me, self::user_id(&user_id)?).await?;
         Ok(true)
     }
 
     /// Removes `userId`'s approved follow of the viewer.
     async fn remove_follower(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         domain::social::remove_follower(db(ctx)?, me, self::user_id(&user_id)?).await?;
         Ok(true)
     }
 
     /// Blocks a user: follows both ways and likes on each other's videos are removed.
     async fn block_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         domain::social::block_user(db(ctx)?, me, self::user_id(&user_id)?).await?;
         Ok(true)
     }
 
     /// Lifts a block; nothing it removed comes back. Returns whether a block was lifted.
     async fn unblock_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         Ok(domain::social::unblock_user(db(ctx)?, me, self::user_id(&user_id)?).await?)
     }
 
     /// Posts a video.
     async fn create_video(&self, ctx: &Context<'_>, input: CreateVideoInput) -> Result<Video> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         let input = NewVideo {
             caption: input.caption,
             hashtags: input.hashtags.unwrap_or_default(),
             sound: input.sound,
         };
-        Ok(Video(
+        Ok(Video::from(
             domain::videos::create_video(db(ctx)?, me, input).await?,
         ))
     }
 
     /// Deletes one of the viewer's videos.
     async fn delete_video(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         domain::videos::delete_video(db(ctx)?, me, decode_id("id", Kind::Video, &id)?).await?;
         Ok(true)
     }
 
     /// Likes a video; liking twice keeps one like.
     async fn like_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         let id = decode_id("videoId", Kind::Video, &video_id)?;
-        Ok(Video(domain::likes::like_video(db(ctx)?, me, id).await?))
+        Ok(Video::from(
+            domain::likes::like_video(db(ctx)?, me, id).await?,
+        ))
     }
 
     /// Takes a like back; idempotent.
     async fn unlike_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
-        let me = viewer(ctx).require()?;
+        let me = signed_in(ctx).await?;
         let id = decode_id("videoId", Kind::Video, &video_id)?;
-        Ok(Video(domain::likes::unlike_video(db(ctx)?, me, id).await?))
+        Ok(Video::from(
+            domain::likes::unlike_video(db(ctx)?, me, id).await?,
+        ))
     }
 }

@@ -34,7 +34,7 @@ impl Query {
             Kind::Video => domain::videos::visible_videos(db, v, &[uuid])
                 .await?
                 .pop()
-                .map(|m| Node::Video(Video(m))),
+                .map(|m| Node::Video(Video::from(m))),
         })
     }
 
@@ -54,7 +54,7 @@ impl Query {
             domain::videos::visible_videos(db(ctx)?, viewer(ctx).id(), &[uuid])
                 .await?
                 .pop()
-                .map(Video),
+                .map(Video::from),
         )
     }
 
@@ -68,6 +68,6 @@ impl Query {
     ) -> Result<VideoConnection> {
         let req = page_request(ctx, CursorKind::Videos, first, after)?;
         let page = domain::videos::feed(db(ctx)?, viewer(ctx).id(), req).await?;
-        VideoConnection::new(ctx, CursorKind::Videos, page)
+        VideoConnection::new(ctx, CursorKind::Videos, page).await
     }
 }

@@ -5,7 +5,13 @@ use entity::{user, video};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use super::Loaders;
+use std::sync::Arc;
+
+use super::{
+    loaders::{FollowCounts, LikerPage, UserById, ViewerFollow, ViewerLiked, VisibleLikeCount},
+    prefetch::{prefetch, VideoBatch},
+    Loaders,
+};
 use crate::{
     auth::Viewer,
     domain::{
@@ -174,20 +180,17 @@ impl User {
     }
     /// Approved followers.
     async fn follower_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(int(domain::social::follow_counts(db(ctx)?, self.0.id)
-            .await?
-            .0))
+        Ok(int(self.follow_counts(ctx).await?.0))
     }
     /// Approved followings.
     async fn following_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(int(domain::social::follow_counts(db(ctx)?, self.0.id)
-            .await?
-            .1))
+        Ok(int(self.follow_counts(ctx).await?.1))
     }
     /// The viewer's follow of this user; `NONE` when anonymous or self.
     async fn viewer_follow_state(&self, ctx: &Context<'_>) -> Result<FollowState> {
         match viewer(ctx).id() {
-            Some(v) if v != self.0.id => Ok(domain::social::find_follow(db(ctx)?, v, self.0.id)
+            Some(v) if v != self.0.id => Ok(loaders(ctx)?
+                .load_one(ViewerFollow(self.0.id))
                 .await?
                 .into()),
             _ => Ok(FollowState::None),
@@ -226,7 +229,7 @@ impl User {
     ) -> Result<VideoConnection> {
         let req = page_request(ctx, CursorKind::Videos, first, after)?;
         let page = domain::videos::videos_by(db(ctx)?, viewer(ctx).id(), self.0.id, req).await?;
-        VideoConnection::new(ctx, CursorKind::Videos, page)
+        VideoConnection::new(ctx, CursorKind::Videos, page).await
     }
     /// Videos this user liked that the viewer may know about (Rules V and L), newest like first.
     async fn liked_videos(
@@ -237,11 +240,18 @@ impl User {
     ) -> Result<VideoConnection> {
         let req = page_request(ctx, CursorKind::LikedVideos, first, after)?;
         let page = domain::videos::liked_videos(db(ctx)?, viewer(ctx).id(), self.0.id, req).await?;
-        VideoConnection::new(ctx, CursorKind::LikedVideos, page)
+        VideoConnection::new(ctx, CursorKind::LikedVideos, page).await
     }
 }
 
 impl User {
+    async fn follow_counts(&self, ctx: &Context<'_>) -> Result<(i64, i64)> {
+        Ok(loaders(ctx)?
+            .load_one(FollowCounts(self.0.id))
+            .await?
+            .unwrap_or((0, 0)))
+    }
+
     fn own(&self, ctx: &Context<'_>, what: &str) -> Result<Uuid> {
         match viewer(ctx).id() {
             Some(v) if v == self.0.id => Ok(v),
@@ -250,43 +260,59 @@ impl User {
     }
 }
 
-/// A video the viewer can see (only visibility-checked queries construct one).
+/// A video the viewer can see (only visibility-checked queries construct one), with the
+/// answers prefetched for the page it belongs to, if any.
 #[derive(Clone, Debug)]
-pub struct Video(pub video::Model);
+pub struct Video {
+    model: video::Model,
+    batch: Option<Arc<VideoBatch>>,
+}
+
+impl From<video::Model> for Video {
+    fn from(model: video::Model) -> Self {
+        Video { model, batch: None }
+    }
+}
 
 #[Object]
 impl Video {
     async fn id(&self) -> ID {
-        ID(encode_id(Kind::Video, self.0.id))
+        ID(encode_id(Kind::Video, self.model.id))
     }
     async fn author(&self, ctx: &Context<'_>) -> Result<User> {
-        let author = loaders(ctx)?.users.load_one(self.0.author_id).await?;
+        let author_id = self.model.author_id;
+        let author = match self.batch.as_ref().and_then(|b| b.authors.get(&author_id)) {
+            Some(a) => Some(a.clone()),
+            None => loaders(ctx)?.load_one(UserById(author_id)).await?,
+        };
         author.map(User).ok_or_else(|| AppError::NotFound.into())
     }
     async fn caption(&self) -> &str {
-        &self.0.caption
+        &self.model.caption
     }
     async fn hashtags(&self) -> Vec<String> {
-        domain::videos::hashtags(&self.0)
+        domain::videos::hashtags(&self.model)
     }
     async fn sound(&self) -> Option<&str> {
-        self.0.sound.as_deref()
+        self.model.sound.as_deref()
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        datetime(self.0.created_at)
+        datetime(self.model.created_at)
     }
     /// Every like, visible or not.
     async fn like_count(&self) -> i32 {
-        int(self.0.like_count)
+        int(self.model.like_count)
     }
     async fn view_count(&self) -> i32 {
-        int(self.0.view_count)
+        int(self.model.view_count)
     }
     /// Whether the viewer liked this video; false for anonymous viewers.
     async fn viewer_has_liked(&self, ctx: &Context<'_>) -> Result<bool> {
+        if let Some(liked) = self.batch.as_ref().and_then(|b| b.liked.as_ref()) {
+            return Ok(liked.contains(&self.model.id));
+        }
         Ok(loaders(ctx)?
-            .viewer_liked
-            .load_one(self.0.id)
+            .load_one(ViewerLiked(self.model.id))
             .await?
             .unwrap_or(false))
     }
@@ -298,8 +324,19 @@ impl Video {
         after: Option<String>,
     ) -> Result<LikerConnection> {
         let req = page_request(ctx, CursorKind::Likers, first, after)?;
-        let page =
-            domain::likes::visible_likers(db(ctx)?, viewer(ctx).id(), self.0.id, req).await?;
+        let id = self.model.id;
+        let page = match self
+            .batch
+            .as_ref()
+            .and_then(|b| b.liker_pages.get(&(id, req)))
+        {
+            Some(p) => Some(p.clone()),
+            None => loaders(ctx)?.load_one(LikerPage(id, req)).await?,
+        };
+        let page = page.unwrap_or(Page {
+            items: Vec::new(),
+            has_next: false,
+        });
         let (edges, page_info) = edges_of(ctx, CursorKind::Likers, page)?;
         Ok(LikerConnection {
             edges: edges
@@ -311,8 +348,12 @@ impl Video {
                 })
                 .collect(),
             page_info,
-            video_id: self.0.id,
-            like_count: self.0.like_count,
+            video_id: id,
+            like_count: self.model.like_count,
+            visible_count: self
+                .batch
+                .as_ref()
+                .and_then(|b| b.visible_counts.as_ref()?.get(&id).copied()),
         })
     }
 }
@@ -327,6 +368,8 @@ pub struct LikerConnection {
     video_id: Uuid,
     #[graphql(skip)]
     like_count: i64,
+    #[graphql(skip)]
+    visible_count: Option<i64>,
 }
 
 #[ComplexObject]
@@ -343,9 +386,11 @@ impl LikerConnection {
 
 impl LikerConnection {
     async fn visible(&self, ctx: &Context<'_>) -> Result<i64> {
+        if let Some(n) = self.visible_count {
+            return Ok(n);
+        }
         Ok(loaders(ctx)?
-            .visible_like_counts
-            .load_one(self.video_id)
+            .load_one(VisibleLikeCount(self.video_id))
             .await?
             .unwrap_or(0))
     }
@@ -374,18 +419,24 @@ pub struct VideoEdge {
 }
 
 impl VideoConnection {
-    pub(super) fn new(
+    /// The connection of `page`, with what its selection needs prefetched for every video.
+    pub(super) async fn new(
         ctx: &Context<'_>,
         kind: CursorKind,
         page: Page<video::Model>,
     ) -> Result<Self> {
+        let models: Vec<video::Model> = page.items.iter().map(|(_, v)| v.clone()).collect();
+        let batch = Arc::new(prefetch(ctx, &models).await?);
         let (edges, page_info) = edges_of(ctx, kind, page)?;
         Ok(VideoConnection {
             edges: edges
                 .into_iter()
-                .map(|(cursor, v)| VideoEdge {
+                .map(|(cursor, model)| VideoEdge {
                     cursor,
-                    node: Video(v),
+                    node: Video {
+                        model,
+                        batch: Some(batch.clone()),
+                    },
                 })
                 .collect(),
             page_info,

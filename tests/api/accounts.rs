@@ -1681,11 +1681,10 @@ async fn delete_account_with_the_right_password_removes_it() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Known bugs (kept, ignored until fixed)
+// Deleted accounts
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
-#[ignore = "bug: mutations that never load the viewer's account accept a deleted account's token (see report)"]
 async fn every_mutation_refuses_the_token_of_a_deleted_account() {
     let h = Harness::new().await;
     let (gone, _) = h.sign_up("gone", "").await;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod batching;
 mod concurrency;
 mod privacy_props;
 mod privacy_rules;
