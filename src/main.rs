@@ -32,9 +32,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { action } => {
             let db = db::connect(&config.database_url, 1).await?;
             match action {
-                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Up => {
+                    Migrator::up(&db, None).await?;
+                    println!("migrations applied");
+                }
                 MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
-                MigrateAction::Status => Migrator::status(&db).await?,
+                MigrateAction::Status => {
+                    for m in Migrator::get_migration_with_status(&db).await? {
+                        println!("{:?}\t{}", m.status(), m.name());
+                    }
+                }
             }
         }
         Command::ExportSchema { out } => {
