@@ -161,22 +161,8 @@ impl FromQueryResult for Liker {
     }
 }
 
-/// One page of the likers of `video_id` that `viewer` may see (Rule L), newest like first.
-/// The caller has established that the viewer can see the video (Rule V).
-pub async fn visible_likers(
-    db: &impl ConnectionTrait,
-    viewer: Option<Uuid>,
-    video_id: Uuid,
-    req: PageRequest,
-) -> AppResult<Page<Liker>> {
-    let mut pages = visible_likers_batch(db, viewer, &[(video_id, req)]).await?;
-    Ok(pages.remove(&(video_id, req)).unwrap_or(Page {
-        items: Vec::new(),
-        has_next: false,
-    }))
-}
-
-/// [`visible_likers`] for several `(video, page)` requests in one statement.
+/// One page of visible likers (Rule L) per `(video, page)` request, newest like first, all
+/// in one statement. The caller has established that the viewer can see each video (Rule V).
 ///
 /// Each page is the merge of one bounded stream per [`LikeGrant`] (see
 /// [`LikeGrant::stream`]), so its cost does not depend on how many likes the viewer cannot
@@ -189,6 +175,29 @@ pub async fn visible_likers_batch(
     if requests.is_empty() {
         return Ok(HashMap::new());
     }
+    let q = visible_likers_sql(viewer, requests);
+    let mut rows: Vec<Vec<(Keyset, Liker)>> = vec![Vec::new(); requests.len()];
+    for row in q.all(db).await? {
+        let k: i32 = col(&row, "k")?;
+        let liker = Liker::from_query_result(&row, "")?;
+        let keyset = Keyset {
+            time: liker.liked_at,
+            id: liker.user.id,
+        };
+        if let Some(slot) = rows.get_mut(k as usize) {
+            slot.push((keyset, liker));
+        }
+    }
+    Ok(requests
+        .iter()
+        .zip(rows)
+        .map(|(key, items)| (*key, Page::from_rows(items, key.1)))
+        .collect())
+}
+
+/// The statement behind [`visible_likers_batch`] (also run by the benchmark's raw floor
+/// and shown with `EXPLAIN`).
+pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]) -> Sql {
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
     q.push("SELECT u.*, p.k, p.created_at AS k_time FROM (");
@@ -213,23 +222,7 @@ pub async fn visible_likers_batch(
         q.push(") t");
     }
     q.push(") p JOIN users u ON u.id = p.user_id ORDER BY p.k, p.created_at DESC, p.user_id DESC");
-    let mut rows: Vec<Vec<(Keyset, Liker)>> = vec![Vec::new(); requests.len()];
-    for row in q.all(db).await? {
-        let k: i32 = col(&row, "k")?;
-        let liker = Liker::from_query_result(&row, "")?;
-        let keyset = Keyset {
-            time: liker.liked_at,
-            id: liker.user.id,
-        };
-        if let Some(slot) = rows.get_mut(k as usize) {
-            slot.push((keyset, liker));
-        }
-    }
-    Ok(requests
-        .iter()
-        .zip(rows)
-        .map(|(key, items)| (*key, Page::from_rows(items, key.1)))
-        .collect())
+    q
 }
 
 /// `visibleLikers.totalCount` for each of `videos` (which the viewer can see).
@@ -241,6 +234,16 @@ pub async fn visible_like_counts(
     if videos.is_empty() {
         return Ok(HashMap::new());
     }
+    visible_like_counts_sql(viewer, videos)
+        .all(db)
+        .await?
+        .iter()
+        .map(|row| Ok((col::<Uuid>(row, "id")?, col::<i64>(row, "visible")?)))
+        .collect()
+}
+
+/// The statement behind [`visible_like_counts`].
+pub fn visible_like_counts_sql(viewer: Option<Uuid>, videos: &[Uuid]) -> Sql {
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
     let ids: Vec<String> = videos.iter().map(|id| q.bind(*id)).collect();
@@ -249,11 +252,7 @@ pub async fn visible_like_counts(
         policy::visible_like_count(v.as_deref()),
         ids.join(", ")
     ));
-    q.all(db)
-        .await?
-        .iter()
-        .map(|row| Ok((col::<Uuid>(row, "id")?, col::<i64>(row, "visible")?)))
-        .collect()
+    q
 }
 
 /// Which of `videos` the viewer has liked.
