@@ -75,6 +75,24 @@ pub struct Config {
     /// Connections in the database pool.
     #[arg(long, env = "TALLY_DB_POOL", default_value_t = 16, global = true)]
     pub db_pool: u32,
+    /// JWKS file with the public keys of an identity provider whose RS256/ES256/EdDSA tokens
+    /// are accepted besides the service's own (key chosen by the token's `kid`).
+    #[arg(long, env = "TALLY_JWKS_FILE", global = true)]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// Required `iss` of identity-provider tokens (needed with `--jwks-file`).
+    #[arg(long, env = "TALLY_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of identity-provider tokens (needed with `--jwks-file`).
+    #[arg(long, env = "TALLY_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// Clock leeway on `exp` and `nbf` of every token, in seconds.
+    #[arg(
+        long,
+        env = "TALLY_JWT_LEEWAY_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub jwt_leeway_secs: u64,
 }
 
 impl Config {

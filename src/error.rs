@@ -15,7 +15,8 @@ pub enum AppError {
     NotFound,
     /// An input fails validation; `field` names it.
     BadInput { field: String, message: String },
-    /// A uniqueness rule is violated (e.g. handle taken).
+    /// A uniqueness rule is violated (e.g. handle taken); `field` may be empty when no
+    /// input is at fault (an identity already linked to an account).
     Conflict { field: String, message: String },
     /// Too many requests; retry after the given seconds.
     RateLimited { retry_after_secs: u64 },
@@ -81,7 +82,9 @@ impl AppError {
         async_graphql::Error::new(self.message()).extend_with(|_, e| {
             e.set("code", self.code());
             match self {
-                AppError::BadInput { field, .. } | AppError::Conflict { field, .. } => {
+                AppError::BadInput { field, .. } | AppError::Conflict { field, .. }
+                    if !field.is_empty() =>
+                {
                     e.set("field", field.as_str())
                 }
                 AppError::RateLimited { retry_after_secs } => {

@@ -14,9 +14,9 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{token::Tokens, Viewer},
+    auth::{token::Tokens, AuthSettings, Authenticator, ExternalSubject, Principal, Viewer},
     config::Config,
-    db,
+    db, domain,
     error::AppError,
     graphql::{build_schema, request_data, AppSchema},
     ids::CursorCodec,
@@ -27,7 +27,7 @@ use crate::{
 pub struct AppState {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
-    pub tokens: Tokens,
+    pub auth: Authenticator,
 }
 
 /// A built, bound, not yet running service.
@@ -39,34 +39,49 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, resolves the secret and binds `config.bind`.
+    /// Connects, migrates, resolves the secret and the token settings, and binds
+    /// `config.bind`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let secret = secret::resolve(config)?;
+        let auth = AuthSettings::from_config(config)?;
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
         let listener = TcpListener::bind(&config.bind)?;
-        Self::from_parts(
+        Self::from_parts_with_auth(
             db,
             &secret,
             Duration::hours(config.token_ttl_hours),
+            auth,
             listener,
         )
     }
 
-    /// Serves `db` (already migrated) on `listener`: the entry point tests share.
+    /// Serves `db` (already migrated) on `listener` with the default token settings (own
+    /// HS256 tokens only): the entry point tests share.
     pub fn from_parts(
         db: DatabaseConnection,
         secret: &[u8],
         token_ttl: Duration,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let tokens = Tokens::new(secret, token_ttl)?;
+        Self::from_parts_with_auth(db, secret, token_ttl, AuthSettings::default(), listener)
+    }
+
+    /// [`Application::from_parts`] with explicit token settings (leeway, identity provider).
+    pub fn from_parts_with_auth(
+        db: DatabaseConnection,
+        secret: &[u8],
+        token_ttl: Duration,
+        auth: AuthSettings,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let tokens = Tokens::new(secret, token_ttl)?.with_leeway(auth.leeway_secs);
         let schema = build_schema(db.clone(), tokens.clone(), CursorCodec::new(secret));
         let port = listener.local_addr()?.port();
         let state = Data::new(AppState {
             schema,
             db: db.clone(),
-            tokens: tokens.clone(),
+            auth: Authenticator::new(tokens.clone(), auth.identity_provider),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -109,10 +124,15 @@ impl Application {
 }
 
 /// The viewer of a request: no `Authorization` header is anonymous; a header that does not
-/// carry a valid token is an error (never silently anonymous).
-fn viewer_of(req: &HttpRequest, tokens: &Tokens) -> Result<Viewer, AppError> {
+/// carry a valid token is an error (never silently anonymous). An identity-provider token
+/// is the account linked to its subject, and brings the subject along: with no linked
+/// account the viewer is anonymous and the subject may only provision one.
+async fn viewer_of(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(Viewer, Option<ExternalSubject>), AppError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(Viewer::ANONYMOUS);
+        return Ok((Viewer::ANONYMOUS, None));
     };
     let text = value
         .to_str()
@@ -129,11 +149,26 @@ fn viewer_of(req: &HttpRequest, tokens: &Tokens) -> Result<Viewer, AppError> {
             ))
         }
     };
-    Ok(Viewer(Some(tokens.verify(token)?)))
+    match state.auth.verify(token)? {
+        Principal::Account(id) => Ok((Viewer(Some(id)), None)),
+        Principal::External(subject) => {
+            let account = domain::accounts::account_linked_to(&state.db, &subject).await?;
+            Ok((Viewer(account), Some(ExternalSubject(subject))))
+        }
+    }
 }
 
-fn unauthorized(e: AppError) -> HttpResponse {
-    HttpResponse::Unauthorized().json(serde_json::json!({
+/// A request refused before execution: 401 for a bad token, 500 if the account of an
+/// identity could not be looked up.
+fn refused(e: AppError) -> HttpResponse {
+    let mut response = match &e {
+        AppError::Unauthenticated(_) => HttpResponse::Unauthorized(),
+        other => {
+            tracing::error!(error = ?other, "looking up the account of an identity failed");
+            HttpResponse::InternalServerError()
+        }
+    };
+    response.json(serde_json::json!({
         "errors": [{ "message": e.message(), "extensions": { "code": e.code() } }]
     }))
 }
@@ -143,17 +178,20 @@ async fn graphql(
     http: HttpRequest,
     body: GraphQLBatchRequest,
 ) -> HttpResponse {
-    let viewer = match viewer_of(&http, &state.tokens) {
+    let (viewer, subject) = match viewer_of(&http, &state).await {
         Ok(v) => v,
-        Err(e) => return unauthorized(e),
+        Err(e) => return refused(e),
+    };
+    let prepare = |r| {
+        let r = request_data(r, &state.db, viewer);
+        match &subject {
+            Some(s) => r.data(s.clone()),
+            None => r,
+        }
     };
     let batch = match body.into_inner() {
-        BatchRequest::Single(r) => BatchRequest::Single(request_data(r, &state.db, viewer)),
-        BatchRequest::Batch(rs) => BatchRequest::Batch(
-            rs.into_iter()
-                .map(|r| request_data(r, &state.db, viewer))
-                .collect(),
-        ),
+        BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
     };
     let response: GraphQLResponse = state.schema.execute_batch(batch).await.into();
     actix_web::Responder::respond_to(response, &http).map_into_boxed_body()

@@ -19,6 +19,10 @@ pub struct Model {
     pub language: Option<String>,
     /// Microseconds since the Unix epoch.
     pub created_at: i64,
+    /// The identity-provider subject (`sub`) this account is linked to; `None` for
+    /// accounts that sign in with a password.
+    #[sea_orm(unique)]
+    pub external_subject: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

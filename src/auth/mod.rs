@@ -1,10 +1,20 @@
 //! Who is asking: token issue and verification, password hashing, the [`Viewer`].
+pub mod idp;
 pub mod password;
 pub mod token;
 
+use std::sync::Arc;
+
+use anyhow::bail;
+use jsonwebtoken::decode_header;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use crate::{
+    config::Config,
+    error::{AppError, AppResult},
+};
+use idp::{IdentityProvider, IdpClaims};
+use token::{refusal, Tokens, DEFAULT_LEEWAY_SECS};
 
 /// The viewer of a request: anonymous, or an account proven by a valid token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,5 +33,99 @@ impl Viewer {
     pub fn require(self) -> AppResult<Uuid> {
         self.0
             .ok_or_else(|| AppError::Unauthenticated("sign in to do this".to_owned()))
+    }
+}
+
+/// Who a valid bearer token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A Tally account (the service's own HS256 token).
+    Account(Uuid),
+    /// A subject (`sub`) of the identity provider, linked to an account or not yet.
+    External(String),
+}
+
+/// Request data of every request made with an identity-provider token: its subject. With
+/// an anonymous [`Viewer`] it means that no account is linked to the subject yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalSubject(pub String);
+
+/// How bearer tokens are checked beyond the service's own secret.
+#[derive(Clone)]
+pub struct AuthSettings {
+    /// Clock leeway on `exp` and `nbf`, for every kind of token.
+    pub leeway_secs: u64,
+    /// The identity provider whose tokens are accepted too, if any.
+    pub identity_provider: Option<IdentityProvider>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            leeway_secs: DEFAULT_LEEWAY_SECS,
+            identity_provider: None,
+        }
+    }
+}
+
+impl AuthSettings {
+    /// The settings `config` asks for; reads the JWKS file if one is configured.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let identity_provider = match (&config.jwks_file, &config.jwt_issuer, &config.jwt_audience)
+        {
+            (Some(path), Some(issuer), Some(audience)) => {
+                let idp = IdentityProvider::from_jwks_file(
+                    path,
+                    IdpClaims {
+                        issuer: issuer.clone(),
+                        audience: audience.clone(),
+                        leeway_secs: config.jwt_leeway_secs,
+                    },
+                )?;
+                tracing::info!(keys = ?idp.key_ids(), %issuer, %audience, "accepting identity-provider tokens");
+                Some(idp)
+            }
+            (Some(_), _, _) => bail!(
+                "TALLY_JWKS_FILE needs TALLY_JWT_ISSUER and TALLY_JWT_AUDIENCE (the identity provider's `iss` and the `aud` its tokens carry for Tally)"
+            ),
+            (None, None, None) => None,
+            (None, _, _) => bail!(
+                "TALLY_JWT_ISSUER / TALLY_JWT_AUDIENCE describe identity-provider tokens: set TALLY_JWKS_FILE too"
+            ),
+        };
+        Ok(AuthSettings {
+            leeway_secs: config.jwt_leeway_secs,
+            identity_provider,
+        })
+    }
+}
+
+/// Verifies bearer tokens of both kinds. A token whose header has a `kid` is the identity
+/// provider's (the service's own tokens have none) and is checked with that key only, its
+/// algorithm pinned by the key; any other token is checked as the service's own HS256 token.
+#[derive(Clone)]
+pub struct Authenticator {
+    tokens: Tokens,
+    identity_provider: Option<Arc<IdentityProvider>>,
+}
+
+impl Authenticator {
+    /// The service's `tokens` (leeway already set) and, optionally, an identity provider.
+    pub fn new(tokens: Tokens, identity_provider: Option<IdentityProvider>) -> Self {
+        Authenticator {
+            tokens,
+            identity_provider: identity_provider.map(Arc::new),
+        }
+    }
+
+    /// Who `token` speaks for, or `UNAUTHENTICATED` saying why not.
+    pub fn verify(&self, token: &str) -> AppResult<Principal> {
+        if let Some(idp) = &self.identity_provider {
+            let header = decode_header(token).map_err(refusal)?;
+            if let Some(kid) = &header.kid {
+                return idp.verify(token, &header, kid).map(Principal::External);
+            }
+        }
+        self.tokens.verify(token).map(Principal::Account)
     }
 }

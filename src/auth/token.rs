@@ -1,4 +1,5 @@
-//! JWT issue and verification (HS256; algorithm pinned; `exp`, `iss`, `aud`, `sub` required).
+//! The service's own JWTs: issue and verification (HS256; algorithm pinned; `exp`, `iss`,
+//! `aud`, `sub` required).
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,9 @@ use crate::{
 pub const ISSUER: &str = "tally";
 /// `aud` of every token.
 pub const AUDIENCE: &str = "tally-api";
+
+/// Clock leeway on `exp` and `nbf` unless configured otherwise.
+pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -39,7 +43,7 @@ impl Tokens {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.leeway = DEFAULT_LEEWAY_SECS;
         validation.validate_nbf = true;
         Ok(Tokens {
             encoding: EncodingKey::from_secret(secret)?,
@@ -65,23 +69,32 @@ impl Tokens {
         Ok((token, expires))
     }
 
+    /// The same tokens checked with `leeway_secs` of clock leeway on `exp` and `nbf`.
+    pub fn with_leeway(mut self, leeway_secs: u64) -> Self {
+        self.validation.leeway = leeway_secs;
+        self
+    }
+
     /// The account a token proves, or `UNAUTHENTICATED` saying why not.
     pub fn verify(&self, token: &str) -> AppResult<Uuid> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            let why = match e.kind() {
-                K::ExpiredSignature => "token expired",
-                K::ImmatureSignature => "token not yet valid",
-                K::InvalidIssuer => "token has the wrong issuer",
-                K::InvalidAudience => "token has the wrong audience",
-                K::InvalidSignature => "token signature is invalid",
-                K::InvalidAlgorithm => "token algorithm is not accepted",
-                K::MissingRequiredClaim(_) => "token lacks a required claim",
-                _ => "token is malformed",
-            };
-            AppError::Unauthenticated(why.to_owned())
-        })?;
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(refusal)?;
         decode_id("sub", Kind::User, &data.claims.sub)
             .map_err(|_| AppError::Unauthenticated("token subject is not a user ID".to_owned()))
     }
+}
+
+/// `UNAUTHENTICATED`, saying why a token was refused.
+pub(crate) fn refusal(e: jsonwebtoken::errors::Error) -> AppError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    let why = match e.kind() {
+        K::ExpiredSignature => "token expired",
+        K::ImmatureSignature => "token not yet valid",
+        K::InvalidIssuer => "token has the wrong issuer",
+        K::InvalidAudience => "token has the wrong audience",
+        K::InvalidSignature => "token signature is invalid",
+        K::InvalidAlgorithm => "token algorithm is not accepted",
+        K::MissingRequiredClaim(_) => "token lacks a required claim",
+        _ => "token is malformed",
+    };
+    AppError::Unauthenticated(why.to_owned())
 }

@@ -1,4 +1,5 @@
-//! Sign-up, log-in, settings and account deletion.
+//! Sign-up, log-in, provisioning for identity-provider subjects, settings and account
+//! deletion.
 use chrono::Datelike;
 use entity::{user, AccountType, Audience, LikesVisibility, Visibility};
 use sea_orm::{
@@ -27,6 +28,29 @@ pub struct SignUp {
     pub birth_year: Option<i32>,
     pub region: Option<String>,
     pub language: Option<String>,
+}
+
+/// What `provisionAccount` receives: an account like `signUp`'s, without a password.
+#[derive(Debug, Clone)]
+pub struct Provision {
+    pub handle: String,
+    pub display_name: Option<String>,
+    pub account_type: AccountType,
+    pub visibility: Visibility,
+    pub likes_visibility: LikesVisibility,
+    pub birth_year: Option<i32>,
+    pub region: Option<String>,
+    pub language: Option<String>,
+}
+
+/// `users.password_hash` of an account without a password (linked to an identity-provider
+/// subject): not a PHC string, so no password ever matches it.
+pub const NO_PASSWORD: &str = "!";
+
+/// The account's password hash, or `None` when it has no password.
+fn password_of(account: &user::Model) -> Option<String> {
+    (account.password_hash != NO_PASSWORD && account.external_subject.is_none())
+        .then(|| account.password_hash.clone())
 }
 
 /// What `updateAccount` may change; `None` leaves a setting as it is.
@@ -99,47 +123,124 @@ fn check_profile(prefix: &str, c: &AccountChanges) -> AppResult<()> {
 pub async fn sign_up(db: &DatabaseConnection, input: SignUp) -> AppResult<user::Model> {
     let handle = normalize_handle("input.handle", &input.handle)?;
     check_len("input.password", &input.password, 8, 256)?;
-    let profile = AccountChanges {
-        display_name: input.display_name.clone(),
+    let account = Provision {
+        handle,
+        display_name: input.display_name,
+        account_type: input.account_type,
+        visibility: input.visibility,
+        likes_visibility: input.likes_visibility,
         birth_year: input.birth_year,
-        region: input.region.clone(),
-        language: input.language.clone(),
+        region: input.region,
+        language: input.language,
+    };
+    check_new_account(db, &account).await?;
+    let password_hash = password::hash(input.password).await?;
+    insert_account(db, account, password_hash, None).await
+}
+
+/// Creates the account linked to the identity-provider `subject`, without a password
+/// (`logIn` never succeeds for it). `CONFLICT` when the handle is taken or an account is
+/// already linked to `subject`.
+pub async fn provision_account(
+    db: &DatabaseConnection,
+    subject: String,
+    input: Provision,
+) -> AppResult<user::Model> {
+    let account = Provision {
+        handle: normalize_handle("input.handle", &input.handle)?,
+        ..input
+    };
+    check_new_account(db, &account).await?;
+    if account_linked_to(db, &subject).await?.is_some() {
+        return Err(already_linked());
+    }
+    insert_account(db, account, NO_PASSWORD.to_owned(), Some(subject)).await
+}
+
+/// The account linked to the identity-provider `subject`, if any.
+pub async fn account_linked_to(
+    db: &impl ConnectionTrait,
+    subject: &str,
+) -> AppResult<Option<Uuid>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::ExternalSubject.eq(subject))
+        .one(db)
+        .await?
+        .map(|u| u.id))
+}
+
+fn handle_taken() -> AppError {
+    AppError::Conflict {
+        field: "input.handle".into(),
+        message: "handle is taken".into(),
+    }
+}
+
+/// `CONFLICT`: the identity-provider subject already has an account.
+pub fn already_linked() -> AppError {
+    AppError::Conflict {
+        field: String::new(),
+        message: "an account is already linked to this identity".into(),
+    }
+}
+
+/// Validates a new account's profile (its handle already normalized) and checks that
+/// the handle is free.
+async fn check_new_account(db: &DatabaseConnection, account: &Provision) -> AppResult<()> {
+    let profile = AccountChanges {
+        display_name: account.display_name.clone(),
+        birth_year: account.birth_year,
+        region: account.region.clone(),
+        language: account.language.clone(),
         ..Default::default()
     };
     check_profile("input.", &profile)?;
-    let taken = || AppError::Conflict {
-        field: "input.handle".into(),
-        message: "handle is taken".into(),
-    };
     if user::Entity::find()
-        .filter(user::Column::Handle.eq(&handle))
+        .filter(user::Column::Handle.eq(&account.handle))
         .one(db)
         .await?
         .is_some()
     {
-        return Err(taken());
+        return Err(handle_taken());
     }
-    let password_hash = password::hash(input.password).await?;
+    Ok(())
+}
+
+/// Inserts a checked new account; a unique violation (a concurrent insert won the race)
+/// is the `CONFLICT` it stands for.
+async fn insert_account(
+    db: &DatabaseConnection,
+    account: Provision,
+    password_hash: String,
+    external_subject: Option<String>,
+) -> AppResult<user::Model> {
+    let handle = account.handle;
     let model = user::ActiveModel {
         id: Set(Uuid::now_v7()),
-        display_name: Set(input
+        display_name: Set(account
             .display_name
             .map(|d| d.trim().to_owned())
             .unwrap_or_else(|| handle.clone())),
         handle: Set(handle),
         password_hash: Set(password_hash),
-        account_type: Set(input.account_type),
-        visibility: Set(input.visibility),
-        likes_visibility: Set(input.likes_visibility),
-        birth_year: Set(input.birth_year),
-        region: Set(input.region),
-        language: Set(input.language),
+        account_type: Set(account.account_type),
+        visibility: Set(account.visibility),
+        likes_visibility: Set(account.likes_visibility),
+        birth_year: Set(account.birth_year),
+        region: Set(account.region),
+        language: Set(account.language),
         created_at: Set(now_us()),
+        external_subject: Set(external_subject),
     };
     match model.insert(db).await {
         Ok(m) => Ok(m),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(taken()),
-        Err(e) => Err(e.into()),
+        Err(e) => match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(what)) if what.contains("external_subject") => {
+                Err(already_linked())
+            }
+            Some(SqlErr::UniqueConstraintViolation(_)) => Err(handle_taken()),
+            _ => Err(e.into()),
+        },
     }
 }
 
@@ -153,7 +254,8 @@ pub async fn log_in(
         .filter(user::Column::Handle.eq(handle.to_lowercase()))
         .one(db)
         .await?;
-    let ok = password::verify(password, found.as_ref().map(|u| u.password_hash.clone())).await?;
+    // An account without a password is checked like an unknown handle: same time, same answer.
+    let ok = password::verify(password, found.as_ref().and_then(password_of)).await?;
     match found {
         Some(u) if ok => Ok(u),
         _ => Err(AppError::Unauthenticated("wrong handle or password".into())),
@@ -247,15 +349,28 @@ async fn set_like_audience(
 }
 
 /// Deletes the viewer's account after checking its password: its likes (counters drop),
-/// follows, blocks and videos go with it, in one transaction.
+/// follows, blocks and videos go with it, in one transaction. An account without a
+/// password (linked to an identity-provider subject) has nothing to check: the
+/// identity provider's token proved the viewer, and `password` must be empty so that a
+/// client cannot believe it checked one.
 pub async fn delete_account(
     db: &DatabaseConnection,
     viewer: Uuid,
     password: String,
 ) -> AppResult<()> {
     let account = viewer_account(db, viewer).await?;
-    if !password::verify(password, Some(account.password_hash)).await? {
-        return Err(AppError::bad_input("password", "password is wrong"));
+    let (ok, wrong) = match password_of(&account) {
+        Some(phc) => (
+            password::verify(password, Some(phc)).await?,
+            "password is wrong",
+        ),
+        None => (
+            password.is_empty(),
+            "this account has no password (it signs in through the identity provider): pass an empty password",
+        ),
+    };
+    if !ok {
+        return Err(AppError::bad_input("password", wrong));
     }
     db::transaction(db, move |txn| {
         Box::pin(async move {

@@ -1,4 +1,5 @@
 //! The GraphQL API: schema, types and resolvers. Thin: every decision is in `domain`.
+mod identity;
 mod loaders;
 mod mutation;
 mod prefetch;
@@ -17,7 +18,12 @@ pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>
 
 /// Builds the schema once; per-request data (viewer, loaders) is added by [`request_data`].
 pub fn build_schema(db: DatabaseConnection, tokens: Tokens, cursors: CursorCodec) -> AppSchema {
-    builder().data(db).data(tokens).data(cursors).finish()
+    builder()
+        .extension(identity::UnlinkedIdentityGuard)
+        .data(db)
+        .data(tokens)
+        .data(cursors)
+        .finish()
 }
 
 /// Attaches the viewer and fresh, viewer-bound DataLoaders to one request.

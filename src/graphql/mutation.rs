@@ -1,16 +1,18 @@
-//! The mutation root. Every mutation but `signUp` and `logIn` needs a signed-in viewer.
+//! The mutation root. Every mutation but `signUp`, `logIn` and `provisionAccount` needs a
+//! signed-in viewer.
 use async_graphql::{Context, InputObject, Object, Result, ID};
 
 use super::types::{
     db, viewer, AccountType, AccountVisibility, AuthPayload, Follow, LikesVisibility, User, Video,
 };
 use crate::{
-    auth::token::Tokens,
+    auth::{token::Tokens, ExternalSubject},
     domain::{
         self,
-        accounts::{AccountChanges, SignUp},
+        accounts::{AccountChanges, Provision, SignUp},
         videos::NewVideo,
     },
+    error::AppError,
     ids::{decode_id, Kind},
 };
 use entity::user;
@@ -22,6 +24,27 @@ pub struct SignUpInput {
     pub handle: String,
     /// At least 8 characters.
     pub password: String,
+    pub display_name: Option<String>,
+    #[graphql(default)]
+    pub account_type: AccountType,
+    #[graphql(default)]
+    pub visibility: AccountVisibility,
+    #[graphql(default)]
+    pub likes_visibility: LikesVisibility,
+    /// Optional; used only in aggregates.
+    pub birth_year: Option<i32>,
+    /// Optional; used only in aggregates.
+    pub region: Option<String>,
+    /// Optional; used only in aggregates.
+    pub language: Option<String>,
+}
+
+/// The account to create for an identity-provider identity: like `SignUpInput`, without a
+/// password (the identity provider signs it in).
+#[derive(InputObject)]
+pub struct ProvisionAccountInput {
+    /// 3–30 characters of `a-z 0-9 _ .`; stored lower-case.
+    pub handle: String,
     pub display_name: Option<String>,
     #[graphql(default)]
     pub account_type: AccountType,
@@ -119,6 +142,42 @@ impl Mutation {
         auth_payload(ctx, account)
     }
 
+    /// Creates the account linked to the subject of the request's identity-provider token
+    /// (no password: it signs in only through the identity provider). Needs such a token;
+    /// `CONFLICT` when an account is already linked to it or the handle is taken. The
+    /// account is the viewer from the next request on.
+    async fn provision_account(
+        &self,
+        ctx: &Context<'_>,
+        input: ProvisionAccountInput,
+    ) -> Result<User> {
+        let Some(ExternalSubject(subject)) = ctx.data_opt::<ExternalSubject>() else {
+            return Err(AppError::Unauthenticated(
+                "provisionAccount needs a token from the identity provider".into(),
+            )
+            .into());
+        };
+        if viewer(ctx).id().is_some() {
+            return Err(domain::accounts::already_linked().into());
+        }
+        let account = domain::accounts::provision_account(
+            db(ctx)?,
+            subject.clone(),
+            Provision {
+                handle: input.handle,
+                display_name: input.display_name,
+                account_type: input.account_type.into(),
+                visibility: input.visibility.into(),
+                likes_visibility: input.likes_visibility.into(),
+                birth_year: input.birth_year,
+                region: input.region,
+                language: input.language,
+            },
+        )
+        .await?;
+        Ok(User(account))
+    }
+
     /// Changes the viewer's settings; takes effect on the very next read.
     async fn update_account(&self, ctx: &Context<'_>, input: UpdateAccountInput) -> Result<User> {
         let me = signed_in(ctx).await?;
@@ -136,7 +195,8 @@ impl Mutation {
         ))
     }
 
-    /// Deletes the viewer's account and everything it made (password required).
+    /// Deletes the viewer's account and everything it made (password required; an account
+    /// provisioned for an identity-provider identity has none: pass `""`).
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
         let me = signed_in(ctx).await?;
         domain::accounts::delete_account(db(ctx)?, me, password).await?;

@@ -9,7 +9,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
 use tally::{
-    auth::{token::Tokens, Viewer},
+    auth::{token::Tokens, AuthSettings, Viewer},
     graphql::{build_schema, request_data, AppSchema},
     ids::{encode_id, CursorCodec, Kind},
     startup::Application,
@@ -138,6 +138,7 @@ pub async fn insert_account(
         region: Set(None),
         language: Set(None),
         created_at: Set(tally::db::now_us()),
+        external_subject: Set(None),
     }
     .insert(db)
     .await
@@ -175,6 +176,25 @@ impl TestApp {
         let app =
             Application::from_parts(db.clone(), SECRET, chrono::Duration::hours(24), listener)
                 .expect("build");
+        Self::start(app, db)
+    }
+
+    /// The service with explicit token settings (clock leeway, identity provider).
+    pub async fn spawn_with_auth(auth: AuthSettings) -> Self {
+        let db = fresh_db().await;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let app = Application::from_parts_with_auth(
+            db.clone(),
+            SECRET,
+            chrono::Duration::hours(24),
+            auth,
+            listener,
+        )
+        .expect("build");
+        Self::start(app, db)
+    }
+
+    fn start(app: Application, db: DatabaseConnection) -> Self {
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run());
         TestApp {

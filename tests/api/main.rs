@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod batching;
 mod concurrency;
+mod idp_tokens;
 mod privacy_props;
 mod privacy_rules;
 mod schema;
