@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_create_tables;
 mod m20261130_004543_add_external_subject;
+mod m20261130_020000_follower_state_index;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261130_000001_create_tables::Migration),
             Box::new(m20261130_004543_add_external_subject::Migration),
+            Box::new(m20261130_020000_follower_state_index::Migration),
         ]
     }
 }

@@ -24,9 +24,7 @@ pub async fn like_video(
 ) -> AppResult<video::Model> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
-            let liker = lock_liker(txn, viewer).await?;
-            let video = visible_video_or_404(txn, viewer, video_id).await?;
-            let aud = privacy::audience(liker.visibility, liker.likes_visibility);
+            let (aud, video) = lock_liker_and_video(txn, viewer, video_id).await?;
             let mut q = Sql::default();
             let (v, u, a, t) = (q.bind(video_id), q.bind(viewer), q.bind(aud), q.bind(now_us()));
             q.push(&format!(
@@ -65,19 +63,32 @@ pub async fn unlike_video(
     .await
 }
 
-/// Reads the liker's settings, holding them (on PostgreSQL) until the like commits, so a
-/// concurrent settings change cannot leave the like labelled with a stale audience.
-async fn lock_liker(txn: &impl ConnectionTrait, viewer: Uuid) -> AppResult<user::Model> {
+/// In one statement: the liker's audience, its settings held (on PostgreSQL) until the like
+/// commits so that a concurrent settings change cannot leave the like labelled with a stale
+/// audience, and the video, if the liker can see it (Rule V); `NOT_FOUND` otherwise.
+async fn lock_liker_and_video(
+    txn: &impl ConnectionTrait,
+    viewer: Uuid,
+    video_id: Uuid,
+) -> AppResult<(Audience, video::Model)> {
     let mut q = Sql::default();
-    let u = q.bind(viewer);
-    q.push(&format!("SELECT * FROM users WHERE id = {u}"));
+    let (u, v) = (q.bind(viewer), q.bind(video_id));
+    q.push(&format!(
+        "SELECT lk.visibility AS liker_visibility, lk.likes_visibility AS liker_likes_visibility, v.* \
+         FROM users lk, videos v JOIN users a ON a.id = v.author_id \
+         WHERE lk.id = {u} AND v.id = {v} AND {}",
+        policy::video_visible(Some(&u), "v.author_id", "a.visibility")
+    ));
     if txn.get_database_backend() == DbBackend::Postgres {
-        q.push(" FOR SHARE");
+        q.push(" FOR SHARE OF lk");
     }
-    let row = q.one(txn).await?.ok_or_else(|| {
-        AppError::Unauthenticated("the account of this token no longer exists".into())
-    })?;
-    Ok(user::Model::from_query_result(&row, "")?)
+    let row = q.one(txn).await?.ok_or(AppError::NotFound)?;
+    let video = video::Model::from_query_result(&row, "")?;
+    let aud = privacy::audience(
+        col(&row, "liker_visibility")?,
+        col(&row, "liker_likes_visibility")?,
+    );
+    Ok((aud, video))
 }
 
 async fn visible_video_or_404(
@@ -200,6 +211,7 @@ pub async fn visible_likers_batch(
 pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]) -> Sql {
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
+    q.push(&policy::viewer_sets(v.as_deref()));
     q.push("SELECT u.*, p.k, p.created_at AS k_time FROM (");
     for (k, (video_id, req)) in requests.iter().enumerate() {
         if k > 0 {
@@ -248,7 +260,8 @@ pub fn visible_like_counts_sql(viewer: Option<Uuid>, videos: &[Uuid]) -> Sql {
     let v = viewer.map(|id| q.bind(id));
     let ids: Vec<String> = videos.iter().map(|id| q.bind(*id)).collect();
     q.push(&format!(
-        "SELECT v.id, {} AS visible FROM videos v WHERE v.id IN ({})",
+        "{}SELECT v.id, {} AS visible FROM videos v WHERE v.id IN ({})",
+        policy::viewer_sets(v.as_deref()),
         policy::visible_like_count(v.as_deref()),
         ids.join(", ")
     ));

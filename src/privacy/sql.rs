@@ -7,12 +7,49 @@ use super::LikeGrant;
 
 const APPROVED: &str = "'APPROVED'";
 
-/// `viewer` and the account in `account_col` are separated by a block.
+/// `viewer` and the account in `account_col` are separated by a block (one primary-key
+/// probe per direction).
 pub fn blocked_between(viewer: &str, account_col: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = {viewer} AND b.blocked_id = {account_col}) \
-         OR (b.blocker_id = {account_col} AND b.blocked_id = {viewer}))"
+        "(EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = {viewer} AND b.blocked_id = {account_col}) \
+         OR EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = {account_col} AND b.blocked_id = {viewer}))"
     )
+}
+
+/// Name of the viewer's approved followees (column `id`), defined by [`viewer_sets`].
+const FOLLOWEES: &str = "viewer_followees";
+/// Name of the accounts separated from the viewer by a block (column `id`).
+const SEPARATED: &str = "viewer_separated";
+
+/// `WITH` clause computing, once per statement, the two small sets the like streams and
+/// counts are driven by: the viewer's approved followees and the accounts separated from
+/// it by a block. Their size is bounded by the viewer's own follow and block lists.
+/// Empty for an anonymous viewer (whose grants need neither).
+pub fn viewer_sets(viewer: Option<&str>) -> String {
+    match viewer {
+        None => String::new(),
+        Some(v) => format!(
+            "WITH {FOLLOWEES} AS MATERIALIZED (SELECT f.followee_id AS id FROM follows f \
+             WHERE f.follower_id = {v} AND f.state = {APPROVED}), \
+             {SEPARATED} AS MATERIALIZED (SELECT b.blocked_id AS id FROM blocks b WHERE b.blocker_id = {v} \
+             UNION SELECT b.blocker_id FROM blocks b WHERE b.blocked_id = {v}) "
+        ),
+    }
+}
+
+/// Column `col` of `liker`'s like of `video` if its audience is `audience`, else NULL: one
+/// primary-key probe. Written as a scalar subquery on purpose, so that the planner cannot
+/// turn it into a join that scans the video's likes; sets of likers are walked one probe
+/// per member.
+fn probe_like(video: &str, liker: &str, col: &str, audience: &str) -> String {
+    format!(
+        "(SELECT pl.{col} FROM likes pl WHERE pl.video_id = {video} AND pl.user_id = {liker} \
+         AND pl.audience = '{audience}')"
+    )
+}
+
+fn not_separated(liker_col: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM {SEPARATED} s WHERE s.id = {liker_col})")
 }
 
 /// `viewer` follows the account in `account_col` (approved).
@@ -68,36 +105,47 @@ impl LikeGrant {
     }
 
     /// The likes of the video `video` this grant shows, as `FROM … WHERE …` over the alias
-    /// `l` (likes). Equivalent to filtering by [`LikeGrant::predicate`], but each stream is
-    /// driven by an index whose cost does not depend on the likes the viewer cannot see:
-    /// `Public` walks the video's `EVERYONE` likes, `Follower` the viewer's own follows.
+    /// `l` (likes), inside a statement that starts with [`viewer_sets`]. Equivalent to
+    /// filtering by [`LikeGrant::predicate`], but each stream is driven by an index whose
+    /// cost does not depend on the likes the viewer cannot see: `Own` is one primary-key
+    /// probe, `Public` walks the video's `EVERYONE` likes newest first, `Follower` probes
+    /// the video's likes once per followee of the viewer. Either way the rows have the
+    /// columns `l.user_id` and `l.created_at`.
     pub fn stream(self, viewer: Option<&str>, video: &str) -> String {
         match (self, viewer) {
-            (LikeGrant::Follower, Some(v)) => format!(
-                "likes l JOIN follows fs ON fs.followee_id = l.user_id AND fs.follower_id = {v} \
-                 AND fs.state = {APPROVED} WHERE l.video_id = {video} AND l.audience = 'FOLLOWERS' \
-                 AND l.user_id <> {v} AND NOT {}",
-                blocked_between(v, "l.user_id")
+            (LikeGrant::Own, None) | (LikeGrant::Follower, None) => {
+                format!("likes l WHERE l.video_id = {video} AND 1 = 0")
+            }
+            (LikeGrant::Own, Some(v)) => format!("likes l WHERE l.video_id = {video} AND l.user_id = {v}"),
+            (LikeGrant::Public, None) => {
+                format!("likes l WHERE l.video_id = {video} AND l.audience = 'EVERYONE'")
+            }
+            (LikeGrant::Public, Some(v)) => format!(
+                "likes l WHERE l.video_id = {video} AND l.audience = 'EVERYONE' AND l.user_id <> {v} AND {}",
+                not_separated("l.user_id")
             ),
-            _ => format!(
-                "likes l WHERE l.video_id = {video} AND {}",
-                self.predicate(viewer, "l.user_id", "l.audience")
+            (LikeGrant::Follower, Some(v)) => format!(
+                "(SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
+                 WHERE f.id <> {v} AND {}) l WHERE l.created_at IS NOT NULL",
+                probe_like(video, "f.id", "created_at", "FOLLOWERS"),
+                not_separated("f.id")
             ),
         }
     }
 
     /// The number of likes on `video` (a `videos` row aliased `v`) this grant shows, as a
-    /// scalar expression. `Public` starts from the maintained `everyone_likes` counter and
-    /// subtracts only the exceptions (the viewer's own like and likers separated by a
-    /// block), so its cost is bounded by the viewer's block list, not the video's likes.
+    /// scalar expression inside a statement that starts with [`viewer_sets`]. `Public`
+    /// starts from the maintained `everyone_likes` counter and subtracts only the
+    /// exceptions (the viewer's own like and likers separated by a block), so no count
+    /// costs more than the viewer's own follow and block lists.
     pub fn count(self, viewer: Option<&str>) -> String {
         match (self, viewer) {
             (LikeGrant::Public, None) => "v.everyone_likes".to_owned(),
             (LikeGrant::Public, Some(v)) => format!(
-                "(v.everyone_likes - (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id \
-                 AND l.audience = 'EVERYONE' AND (l.user_id = {v} OR l.user_id IN \
-                 (SELECT b.blocked_id FROM blocks b WHERE b.blocker_id = {v} UNION \
-                 SELECT b.blocker_id FROM blocks b WHERE b.blocked_id = {v}))))"
+                "(v.everyone_likes \
+                 - (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id AND l.user_id = {v} AND l.audience = 'EVERYONE') \
+                 - (SELECT COUNT(*) FROM {SEPARATED} s WHERE {} IS NOT NULL))",
+                probe_like("v.id", "s.id", "created_at", "EVERYONE")
             ),
             _ => format!("(SELECT COUNT(*) FROM {})", self.stream(viewer, "v.id")),
         }
