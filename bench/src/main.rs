@@ -461,7 +461,13 @@ async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Dataset> {
     )
     .await?;
     txn.commit().await?;
-    db.execute_unprepared("ANALYZE").await?;
+    // As autovacuum would after a bulk load: statistics, and visibility maps for
+    // index-only scans.
+    let maintenance = match args.backend {
+        Backend::Postgres => "VACUUM ANALYZE",
+        Backend::Sqlite => "ANALYZE",
+    };
+    db.execute_unprepared(maintenance).await?;
     let storm_users = users[max_size..max_size + storm_n]
         .iter()
         .map(|u| u.id)

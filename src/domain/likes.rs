@@ -82,7 +82,11 @@ async fn lock_liker_and_video(
     if txn.get_database_backend() == DbBackend::Postgres {
         q.push(" FOR SHARE OF lk");
     }
-    let row = q.one(txn).await?.ok_or(AppError::NotFound)?;
+    let Some(row) = q.one(txn).await? else {
+        // Either the video is hidden or absent, or the token's account no longer exists.
+        super::viewer_account(txn, viewer).await?;
+        return Err(AppError::NotFound);
+    };
     let video = video::Model::from_query_result(&row, "")?;
     let aud = privacy::audience(
         col(&row, "liker_visibility")?,
