@@ -46,6 +46,12 @@ impl Sql {
         format!("${}", self.values.len())
     }
 
+    /// Adds every ID and returns their placeholders as a list for `IN (…)`.
+    pub fn bind_list(&mut self, ids: &[uuid::Uuid]) -> String {
+        let placeholders: Vec<String> = ids.iter().map(|id| self.bind(*id)).collect();
+        placeholders.join(", ")
+    }
+
     /// Appends SQL text.
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);

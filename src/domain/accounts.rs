@@ -1,7 +1,7 @@
 //! Sign-up, log-in, provisioning for identity-provider subjects, settings and account
 //! deletion.
 use chrono::Datelike;
-use entity::{user, AccountType, Audience, LikesVisibility, Visibility};
+use entity::{user, AccountType, LikesVisibility, Visibility};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, QueryFilter, SqlErr,
@@ -300,7 +300,7 @@ pub async fn update_account(
             let after = am.update(txn).await?;
             let new_audience = audience(after.visibility, after.likes_visibility);
             if new_audience != audience(before.visibility, before.likes_visibility) {
-                set_like_audience(txn, viewer, new_audience).await?;
+                likes::set_like_audience(txn, viewer, new_audience).await?;
             }
             if before.visibility == Visibility::Private && after.visibility == Visibility::Public {
                 let mut q = Sql::default();
@@ -314,38 +314,6 @@ pub async fn update_account(
         })
     })
     .await
-}
-
-/// Re-labels every like of `liker` with `new` and moves the per-audience counters of the
-/// liked videos from the labels the likes had to the new one.
-async fn set_like_audience(
-    txn: &impl ConnectionTrait,
-    liker: Uuid,
-    new: Audience,
-) -> AppResult<()> {
-    let mut q = Sql::default();
-    let u = q.bind(liker);
-    let add_everyone = q.bind(i64::from(new == Audience::Everyone));
-    let add_followers = q.bind(i64::from(new == Audience::Followers));
-    let had = |aud: &str| {
-        format!("(SELECT COUNT(*) FROM likes l WHERE l.video_id = videos.id AND l.user_id = {u} AND l.audience = '{aud}')")
-    };
-    q.push(&format!(
-        "UPDATE videos SET everyone_likes = everyone_likes + {add_everyone} - {}, \
-         followers_likes = followers_likes + {add_followers} - {} \
-         WHERE id IN (SELECT video_id FROM likes WHERE user_id = {u})",
-        had("EVERYONE"),
-        had("FOLLOWERS"),
-    ));
-    q.execute(txn).await?;
-    let mut q = Sql::default();
-    let aud = q.bind(new);
-    let u = q.bind(liker);
-    q.push(&format!(
-        "UPDATE likes SET audience = {aud} WHERE user_id = {u}"
-    ));
-    q.execute(txn).await?;
-    Ok(())
 }
 
 /// Deletes the viewer's account after checking its password: its likes (counters drop),

@@ -135,14 +135,11 @@ pub async fn remove_likes_by(
 ) -> AppResult<()> {
     let mut q = Sql::default();
     let u = q.bind(liker);
-    let had = |aud: &str| {
-        format!("(SELECT COUNT(*) FROM likes l WHERE l.video_id = videos.id AND l.user_id = {u} AND l.audience = '{aud}')")
-    };
     q.push(&format!(
         "UPDATE videos SET like_count = like_count - 1, everyone_likes = everyone_likes - {}, \
          followers_likes = followers_likes - {} WHERE id IN (SELECT video_id FROM likes WHERE user_id = {u})",
-        had("EVERYONE"),
-        had("FOLLOWERS")
+        liked_with(&u, Audience::Everyone),
+        liked_with(&u, Audience::Followers)
     ));
     let mut d = Sql::default();
     let du = d.bind(liker);
@@ -157,6 +154,47 @@ pub async fn remove_likes_by(
     }
     q.execute(txn).await?;
     d.execute(txn).await?;
+    Ok(())
+}
+
+/// 1 if `liker` liked the video row `videos` with audience `aud`, else 0.
+fn liked_with(liker: &str, aud: Audience) -> String {
+    let aud = match aud {
+        Audience::Everyone => "EVERYONE",
+        Audience::Followers => "FOLLOWERS",
+        Audience::OnlyMe => "ONLY_ME",
+    };
+    format!(
+        "(SELECT COUNT(*) FROM likes l WHERE l.video_id = videos.id AND l.user_id = {liker} AND l.audience = '{aud}')"
+    )
+}
+
+/// Re-labels every like of `liker` with the audience `new` and moves the per-audience
+/// counters of the liked videos from the labels the likes had to the new one. Runs in the
+/// transaction of the settings change that caused it.
+pub async fn set_like_audience(
+    txn: &impl ConnectionTrait,
+    liker: Uuid,
+    new: Audience,
+) -> AppResult<()> {
+    let mut q = Sql::default();
+    let u = q.bind(liker);
+    let add_everyone = q.bind(i64::from(new == Audience::Everyone));
+    let add_followers = q.bind(i64::from(new == Audience::Followers));
+    q.push(&format!(
+        "UPDATE videos SET everyone_likes = everyone_likes + {add_everyone} - {}, \
+         followers_likes = followers_likes + {add_followers} - {} \
+         WHERE id IN (SELECT video_id FROM likes WHERE user_id = {u})",
+        liked_with(&u, Audience::Everyone),
+        liked_with(&u, Audience::Followers),
+    ));
+    q.execute(txn).await?;
+    let mut q = Sql::default();
+    let (aud, u) = (q.bind(new), q.bind(liker));
+    q.push(&format!(
+        "UPDATE likes SET audience = {aud} WHERE user_id = {u}"
+    ));
+    q.execute(txn).await?;
     Ok(())
 }
 
@@ -262,12 +300,12 @@ pub async fn visible_like_counts(
 pub fn visible_like_counts_sql(viewer: Option<Uuid>, videos: &[Uuid]) -> Sql {
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
-    let ids: Vec<String> = videos.iter().map(|id| q.bind(*id)).collect();
+    let ids = q.bind_list(videos);
     q.push(&format!(
         "{}SELECT v.id, {} AS visible FROM videos v WHERE v.id IN ({})",
         policy::viewer_sets(v.as_deref()),
         policy::visible_like_count(v.as_deref()),
-        ids.join(", ")
+        ids
     ));
     q
 }
@@ -283,10 +321,10 @@ pub async fn viewer_likes(
     }
     let mut q = Sql::default();
     let u = q.bind(viewer);
-    let ids: Vec<String> = videos.iter().map(|id| q.bind(*id)).collect();
+    let ids = q.bind_list(videos);
     q.push(&format!(
         "SELECT video_id FROM likes WHERE user_id = {u} AND video_id IN ({})",
-        ids.join(", ")
+        ids
     ));
     q.all(db)
         .await?

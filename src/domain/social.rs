@@ -272,13 +272,13 @@ pub async fn follow_counts(
         return Ok(HashMap::new());
     }
     let mut q = Sql::default();
-    let ids: Vec<String> = users.iter().map(|id| q.bind(*id)).collect();
+    let ids = q.bind_list(users);
     q.push(&format!(
         "SELECT u.id, \
          (SELECT COUNT(*) FROM follows f WHERE f.followee_id = u.id AND f.state = 'APPROVED') AS followers, \
          (SELECT COUNT(*) FROM follows f WHERE f.follower_id = u.id AND f.state = 'APPROVED') AS following \
          FROM users u WHERE u.id IN ({})",
-        ids.join(", ")
+        ids
     ));
     q.all(db)
         .await?
@@ -303,10 +303,10 @@ pub async fn follow_states(
     }
     let mut q = Sql::default();
     let me = q.bind(viewer);
-    let ids: Vec<String> = users.iter().map(|id| q.bind(*id)).collect();
+    let ids = q.bind_list(users);
     q.push(&format!(
         "SELECT followee_id, state FROM follows WHERE follower_id = {me} AND followee_id IN ({})",
-        ids.join(", ")
+        ids
     ));
     q.all(db)
         .await?

@@ -126,8 +126,8 @@ pub async fn visible_videos(
     }
     let mut q = Sql::default();
     visible_select(&mut q, viewer, "", "v.created_at");
-    let binds: Vec<String> = ids.iter().map(|id| q.bind(*id)).collect();
-    q.push(&format!(" AND v.id IN ({})", binds.join(", ")));
+    let binds = q.bind_list(ids);
+    q.push(&format!(" AND v.id IN ({binds})"));
     let rows = q.all(db).await?;
     rows.iter()
         .map(|r| Ok(video::Model::from_query_result(r, "")?))
