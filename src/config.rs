@@ -1,5 +1,5 @@
 //! Command line and environment: one `Config`, every flag also an environment variable.
-use clap::{Parser, Subcommand};
+use clap::{builder::BoolishValueParser, ArgAction, Parser, Subcommand};
 
 /// Default database: an SQLite file in the working directory, created if missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tally.db?mode=rwc";
@@ -93,6 +93,9 @@ pub struct Config {
         global = true
     )]
     pub jwt_leeway_secs: u64,
+    /// Query, request and shutdown limits.
+    #[command(flatten)]
+    pub limits: Limits,
 }
 
 impl Config {
@@ -110,5 +113,66 @@ impl Config {
             .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+    }
+}
+
+/// Bounds on what one request may cost. Each answers with a coded error when exceeded
+/// (see the README); the defaults are the production values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Limits {
+    /// Deepest nesting of fields in a query (introspection's `__schema`/`__type` count as one).
+    #[arg(long, env = "TALLY_MAX_DEPTH", default_value_t = Limits::default().max_depth, global = true)]
+    pub max_depth: usize,
+    /// Highest query complexity: a field costs 1 plus its selection; a list costs its
+    /// `first` times its selection. Also bounds the fields a query selects after expanding
+    /// fragments.
+    #[arg(long, env = "TALLY_MAX_COMPLEXITY", default_value_t = Limits::default().max_complexity, global = true)]
+    pub max_complexity: usize,
+    /// Deepest nesting of selection sets, fragments and inline fragments included.
+    #[arg(long, env = "TALLY_MAX_RECURSIVE_DEPTH", default_value_t = Limits::default().max_recursive_depth, global = true)]
+    pub max_recursive_depth: usize,
+    /// Most directives on one field.
+    #[arg(long, env = "TALLY_MAX_DIRECTIVES", default_value_t = Limits::default().max_directives, global = true)]
+    pub max_directives: usize,
+    /// Most aliases in one query document.
+    #[arg(long, env = "TALLY_MAX_ALIASES", default_value_t = Limits::default().max_aliases, global = true)]
+    pub max_aliases: usize,
+    /// Most operations in one batched HTTP request.
+    #[arg(long, env = "TALLY_MAX_BATCH", default_value_t = Limits::default().max_batch, global = true)]
+    pub max_batch: usize,
+    /// Largest HTTP request body, in bytes.
+    #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes, global = true)]
+    pub max_body_bytes: usize,
+    /// Longest one operation may run, in milliseconds, before it is stopped.
+    #[arg(long, env = "TALLY_QUERY_TIMEOUT_MS", default_value_t = Limits::default().query_timeout_ms, global = true)]
+    pub query_timeout_ms: u64,
+    /// Answer introspection (`__schema`, `__type`); turn off in production.
+    #[arg(long, env = "TALLY_INTROSPECTION", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), global = true)]
+    pub introspection: bool,
+    /// Serve GraphiQL at `GET /graphiql` and `GET /graphql`; turn off in production.
+    #[arg(long, env = "TALLY_GRAPHIQL", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), global = true)]
+    pub graphiql: bool,
+    /// After SIGTERM, seconds in-flight requests get to finish before they are dropped.
+    #[arg(long, env = "TALLY_SHUTDOWN_TIMEOUT_SECS", default_value_t = Limits::default().shutdown_timeout_secs, global = true)]
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 12,
+            max_complexity: 2_000,
+            max_recursive_depth: 24,
+            max_directives: 4,
+            max_aliases: 30,
+            max_batch: 10,
+            max_body_bytes: 256 * 1024,
+            query_timeout_ms: 5_000,
+            introspection: true,
+            graphiql: true,
+            shutdown_timeout_secs: 10,
+        }
     }
 }

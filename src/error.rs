@@ -20,6 +20,8 @@ pub enum AppError {
     Conflict { field: String, message: String },
     /// Too many requests; retry after the given seconds.
     RateLimited { retry_after_secs: u64 },
+    /// The operation ran past the execution timeout and was stopped (code `INTERNAL`).
+    Timeout { after_ms: u64 },
     /// Anything else; the detail stays in the log.
     Internal(anyhow::Error),
 }
@@ -44,6 +46,9 @@ impl AppError {
             AppError::RateLimited { retry_after_secs } => {
                 format!("rate limited, retry after {retry_after_secs} s")
             }
+            AppError::Timeout { after_ms } => {
+                format!("the operation did not finish within {after_ms} ms and was stopped")
+            }
             AppError::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -62,6 +67,7 @@ impl AppError {
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict { .. } => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Timeout { .. } => "INTERNAL",
             AppError::Internal(_) => "INTERNAL",
         }
     }

@@ -25,9 +25,16 @@ async fn main() -> anyhow::Result<()> {
                 demo::seed_and_print(app.db(), app.tokens()).await?;
             }
             let base = format!("http://{}", config.bind.replace("0.0.0.0", "127.0.0.1"));
-            tracing::info!("Tally listening on {base} — GraphiQL at {base}/graphiql");
-            println!("GraphiQL: {base}/graphiql");
+            if config.limits.graphiql {
+                tracing::info!("Tally listening on {base} — GraphiQL at {base}/graphiql");
+                println!("GraphiQL: {base}/graphiql");
+            } else {
+                tracing::info!("Tally listening on {base}");
+                println!("GraphQL: {base}/graphql");
+            }
+            // Returns once a SIGTERM (or SIGINT) has stopped the server: exit code 0.
             app.run().await?;
+            tracing::info!("stopped");
         }
         Command::Migrate { action } => {
             let db = db::connect(&config.database_url, 1).await?;

@@ -3,19 +3,19 @@ use std::net::TcpListener;
 
 use actix_web::{
     dev::Server,
-    http::header,
+    http::{header, StatusCode},
     web::{self, Data},
     App, HttpRequest, HttpResponse, HttpServer,
 };
 use async_graphql::{http::GraphiQLSource, BatchRequest};
-use async_graphql_actix_web::{GraphQLBatchRequest, GraphQLResponse};
+use async_graphql_actix_web::GraphQLResponse;
 use chrono::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{token::Tokens, AuthSettings, Authenticator, ExternalSubject, Principal, Viewer},
-    config::Config,
+    config::{Config, Limits},
     db, domain,
     error::AppError,
     graphql::{build_schema, request_data, AppSchema},
@@ -28,6 +28,7 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
     pub auth: Authenticator,
+    pub limits: Limits,
 }
 
 /// A built, bound, not yet running service.
@@ -47,11 +48,12 @@ impl Application {
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
         let listener = TcpListener::bind(&config.bind)?;
-        Self::from_parts_with_auth(
+        Self::from_parts_with_limits(
             db,
             &secret,
             Duration::hours(config.token_ttl_hours),
             auth,
+            config.limits,
             listener,
         )
     }
@@ -75,23 +77,50 @@ impl Application {
         auth: AuthSettings,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        Self::from_parts_with_limits(db, secret, token_ttl, auth, Limits::default(), listener)
+    }
+
+    /// [`Application::from_parts_with_auth`] with explicit query, request and shutdown
+    /// limits. On SIGTERM the server stops accepting, gives in-flight requests
+    /// `limits.shutdown_timeout_secs` to finish, and [`Application::run`] returns `Ok`.
+    pub fn from_parts_with_limits(
+        db: DatabaseConnection,
+        secret: &[u8],
+        token_ttl: Duration,
+        auth: AuthSettings,
+        limits: Limits,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let tokens = Tokens::new(secret, token_ttl)?.with_leeway(auth.leeway_secs);
-        let schema = build_schema(db.clone(), tokens.clone(), CursorCodec::new(secret));
+        let schema = build_schema(
+            db.clone(),
+            tokens.clone(),
+            CursorCodec::new(secret),
+            &limits,
+        );
         let port = listener.local_addr()?.port();
         let state = Data::new(AppState {
             schema,
             db: db.clone(),
             auth: Authenticator::new(tokens.clone(), auth.identity_provider),
+            limits,
         });
         let server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(limits.max_body_bytes))
                 .route("/graphql", web::post().to(graphql))
-                .route("/graphql", web::get().to(graphiql))
-                .route("/graphiql", web::get().to(graphiql))
                 .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz))
+                .route("/readyz", web::get().to(readyz));
+            // Without GraphiQL, `GET /graphql` and `GET /graphiql` match no route: 404.
+            if limits.graphiql {
+                app.route("/graphql", web::get().to(graphiql))
+                    .route("/graphiql", web::get().to(graphiql))
+            } else {
+                app
+            }
         })
+        .shutdown_timeout(limits.shutdown_timeout_secs)
         .listen(listener)?
         .run();
         Ok(Application {
@@ -173,11 +202,18 @@ fn refused(e: AppError) -> HttpResponse {
     }))
 }
 
+/// `POST /graphql`. The body is read here (not by async-graphql's extractor, which reads
+/// JSON without a size limit) so that an oversized body, a batch over the limit and a body
+/// that is not a GraphQL request each get a coded JSON error.
 async fn graphql(
     state: Data<AppState>,
     http: HttpRequest,
-    body: GraphQLBatchRequest,
+    body: Result<web::Bytes, actix_web::Error>,
 ) -> HttpResponse {
+    let batch = match read_batch(body, &state.limits) {
+        Ok(batch) => batch,
+        Err((status, message)) => return rejected_body(status, message),
+    };
     let (viewer, subject) = match viewer_of(&http, &state).await {
         Ok(v) => v,
         Err(e) => return refused(e),
@@ -189,12 +225,54 @@ async fn graphql(
             None => r,
         }
     };
-    let batch = match body.into_inner() {
+    let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
     };
     let response: GraphQLResponse = state.schema.execute_batch(batch).await.into();
     actix_web::Responder::respond_to(response, &http).map_into_boxed_body()
+}
+
+/// The request or batch of requests in a POST body, within the body and batch limits;
+/// else the HTTP status and message to refuse it with.
+fn read_batch(
+    body: Result<web::Bytes, actix_web::Error>,
+    limits: &Limits,
+) -> Result<BatchRequest, (StatusCode, String)> {
+    let bytes = body.map_err(|e| {
+        let status = e.as_response_error().status_code();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            let max = limits.max_body_bytes;
+            (
+                status,
+                format!("the request body exceeds the limit of {max} bytes"),
+            )
+        } else {
+            (status, format!("the request body could not be read: {e}"))
+        }
+    })?;
+    let batch: BatchRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        let message = format!("the request body is not a GraphQL request: {e}");
+        (StatusCode::BAD_REQUEST, message)
+    })?;
+    if let BatchRequest::Batch(operations) = &batch {
+        if operations.len() > limits.max_batch {
+            let message = format!(
+                "too many operations in a batch: {} exceeds the batch limit of {}",
+                operations.len(),
+                limits.max_batch
+            );
+            return Err((StatusCode::BAD_REQUEST, message));
+        }
+    }
+    Ok(batch)
+}
+
+/// A request refused for its body, before anything ran: `BAD_USER_INPUT` with `status`.
+fn rejected_body(status: StatusCode, message: String) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
+    }))
 }
 
 async fn graphiql() -> HttpResponse {

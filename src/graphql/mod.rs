@@ -1,5 +1,6 @@
 //! The GraphQL API: schema, types and resolvers. Thin: every decision is in `domain`.
 mod identity;
+mod limits;
 mod loaders;
 mod mutation;
 mod prefetch;
@@ -11,14 +12,29 @@ use sea_orm::DatabaseConnection;
 
 pub use loaders::Loaders;
 
-use crate::{auth::token::Tokens, auth::Viewer, ids::CursorCodec};
+use crate::{auth::token::Tokens, auth::Viewer, config::Limits, ids::CursorCodec};
 
 /// The schema type.
 pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// Builds the schema once; per-request data (viewer, loaders) is added by [`request_data`].
-pub fn build_schema(db: DatabaseConnection, tokens: Tokens, cursors: CursorCodec) -> AppSchema {
-    builder()
+/// `limits` bound every operation (see [`limits`]); field suggestions are off so error
+/// messages do not spell out the schema.
+pub fn build_schema(
+    db: DatabaseConnection,
+    tokens: Tokens,
+    cursors: CursorCodec,
+    limits: &Limits,
+) -> AppSchema {
+    let mut builder = builder()
+        .extension(limits::QueryLimits::new(limits))
+        .limit_recursive_depth(limits.max_recursive_depth)
+        .limit_directives(limits.max_directives)
+        .disable_suggestions();
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder
         .extension(identity::UnlinkedIdentityGuard)
         .data(db)
         .data(tokens)

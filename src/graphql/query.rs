@@ -1,7 +1,10 @@
 //! The query root.
 use async_graphql::{Context, Object, Result, ID};
 
-use super::types::{db, page_request, viewer, Node, User, Video, VideoConnection};
+use super::{
+    limits::page_cost,
+    types::{db, page_request, viewer, Node, User, Video, VideoConnection},
+};
 use crate::{
     domain,
     error::AppError,
@@ -60,6 +63,7 @@ impl Query {
 
     /// Signed in: the viewer's own and followed accounts' videos; anonymous: every public
     /// video. Newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn feed(
         &self,
         ctx: &Context<'_>,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use std::sync::Arc;
 
 use super::{
+    limits::page_cost,
     loaders::{FollowCounts, LikerPage, UserById, ViewerFollow, ViewerLiked, VisibleLikeCount},
     prefetch::{prefetch, VideoBatch},
     Loaders,
@@ -197,6 +198,7 @@ impl User {
         }
     }
     /// Pending requests to follow this user. `FORBIDDEN` unless the viewer is this user.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn follow_requests(
         &self,
         ctx: &Context<'_>,
@@ -209,6 +211,7 @@ impl User {
         UserConnection::new(ctx, page)
     }
     /// Accounts this user blocked. `FORBIDDEN` unless the viewer is this user.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn blocked_users(
         &self,
         ctx: &Context<'_>,
@@ -221,6 +224,7 @@ impl User {
         UserConnection::new(ctx, page)
     }
     /// This user's videos, newest first; empty where Rule V hides them.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn videos(
         &self,
         ctx: &Context<'_>,
@@ -232,6 +236,7 @@ impl User {
         VideoConnection::new(ctx, CursorKind::Videos, page).await
     }
     /// Videos this user liked that the viewer may know about (Rules V and L), newest like first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn liked_videos(
         &self,
         ctx: &Context<'_>,
@@ -317,6 +322,7 @@ impl Video {
             .unwrap_or(false))
     }
     /// The likers the viewer may see (Rule L), newest like first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn visible_likers(
         &self,
         ctx: &Context<'_>,

@@ -10,6 +10,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConne
 use serde_json::{json, Value};
 use tally::{
     auth::{token::Tokens, AuthSettings, Viewer},
+    config::Limits,
     graphql::{build_schema, request_data, AppSchema},
     ids::{encode_id, CursorCodec, Kind},
     startup::Application,
@@ -21,6 +22,11 @@ pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
 /// A fresh, migrated database: PostgreSQL when `TALLY_TEST_DATABASE_URL` names one
 /// (a new database per call), else an SQLite file in the temp directory.
 pub async fn fresh_db() -> DatabaseConnection {
+    fresh_db_with_pool(8).await
+}
+
+/// [`fresh_db`] with a pool of `connections`.
+pub async fn fresh_db_with_pool(connections: u32) -> DatabaseConnection {
     let url = match std::env::var("TALLY_TEST_DATABASE_URL") {
         Ok(base) if base.starts_with("postgres") => {
             let admin = tally::db::connect(&base, 1)
@@ -41,7 +47,7 @@ pub async fn fresh_db() -> DatabaseConnection {
             format!("sqlite://{}?mode=rwc", path.display())
         }
     };
-    let db = tally::db::connect(&url, 8)
+    let db = tally::db::connect(&url, connections)
         .await
         .expect("connect to test database");
     Migrator::up(&db, None).await.expect("migrate");
@@ -61,8 +67,18 @@ impl Harness {
     }
 
     pub fn with_db(db: DatabaseConnection) -> Self {
+        Self::with_limits(db, Limits::default())
+    }
+
+    /// The schema with other limits than the production defaults.
+    pub fn with_limits(db: DatabaseConnection, limits: Limits) -> Self {
         let tokens = Tokens::new(SECRET, chrono::Duration::hours(24)).expect("tokens");
-        let schema = build_schema(db.clone(), tokens.clone(), CursorCodec::new(SECRET));
+        let schema = build_schema(
+            db.clone(),
+            tokens.clone(),
+            CursorCodec::new(SECRET),
+            &limits,
+        );
         Harness { db, schema, tokens }
     }
 
@@ -188,6 +204,22 @@ impl TestApp {
             SECRET,
             chrono::Duration::hours(24),
             auth,
+            listener,
+        )
+        .expect("build");
+        Self::start(app, db)
+    }
+
+    /// The service with other limits than the production defaults.
+    pub async fn spawn_with_limits(limits: Limits) -> Self {
+        let db = fresh_db().await;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let app = Application::from_parts_with_limits(
+            db.clone(),
+            SECRET,
+            chrono::Duration::hours(24),
+            AuthSettings::default(),
+            limits,
             listener,
         )
         .expect("build");
