@@ -130,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
     println!("seeded {tag} in {:.1} s", started.elapsed().as_secs_f64());
 
     let mut server = start_server(&args, &url)?;
-    let result = run_scenarios(&args, &db, &data, &tag, server.id()).await;
+    let result = run_scenarios(&args, &db, &data, &tag).await;
     let peak_rss = peak_rss_mb(server.id());
     server.kill().ok();
     server.wait().ok();
@@ -874,7 +874,6 @@ async fn run_scenarios(
     db: &DatabaseConnection,
     data: &Dataset,
     tag: &str,
-    _pid: u32,
 ) -> anyhow::Result<(Vec<Row>, Storm)> {
     let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(24))?;
     let token = |id: Uuid| {
