@@ -498,18 +498,28 @@ async fn insert_video(
         q.bind(caption),
         q.bind("[]"),
         q.bind(created),
-        q.bind(likes),
-        q.bind(everyone),
-        q.bind(followers),
     ];
     q.push(&format!(
-        "INSERT INTO videos (id, author_id, caption, hashtags, created_at, like_count, everyone_likes, \
-         followers_likes, view_count) VALUES ({}, 0)",
+        "INSERT INTO videos (id, author_id, caption, hashtags, created_at, view_count) VALUES ({}, 0)",
         parts.join(", ")
     ));
-    q.execute(db)
-        .await
-        .map_err(|e| anyhow::anyhow!("insert video: {}", e.message()))?;
+    let mut c = Sql::default();
+    let counts = [
+        c.bind(id),
+        c.bind(likes),
+        c.bind(everyone),
+        c.bind(followers),
+    ];
+    c.push(&format!(
+        "INSERT INTO video_like_counters (video_id, shard, like_count, everyone_likes, followers_likes) \
+         VALUES ({}, 0, {}, {}, {})",
+        counts[0], counts[1], counts[2], counts[3]
+    ));
+    for stmt in [q, c] {
+        stmt.execute(db)
+            .await
+            .map_err(|e| anyhow::anyhow!("insert video: {}", e.message()))?;
+    }
     Ok(())
 }
 
@@ -951,7 +961,10 @@ async fn run_scenarios(
     let r = wrk(args.port, &path, args.like_clients, 2, args.duration)?;
     let mut q = Sql::default();
     let v = q.bind(data.hot_video);
-    q.push(&format!("SELECT like_count, (SELECT COUNT(*) FROM likes WHERE video_id = {v}) AS n FROM videos WHERE id = {v}"));
+    q.push(&format!(
+        "SELECT {} AS like_count, (SELECT COUNT(*) FROM likes WHERE video_id = {v}) AS n",
+        tally::domain::counters::sum("like_count", &v)
+    ));
     let row = q
         .one(db)
         .await

@@ -1,4 +1,4 @@
-//! A video with its maintained like counters.
+//! A video. Its like counters are in `video_like_counters` (see the service's `domain::counters`).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,12 +12,6 @@ pub struct Model {
     pub hashtags: String,
     pub sound: Option<String>,
     pub created_at: i64,
-    /// Every like, whoever may see it.
-    pub like_count: i64,
-    /// Likes whose audience is `EVERYONE`.
-    pub everyone_likes: i64,
-    /// Likes whose audience is `FOLLOWERS`.
-    pub followers_likes: i64,
     pub view_count: i64,
 }
 

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261130_000001_create_tables;
 mod m20261130_004543_add_external_subject;
 mod m20261130_020000_follower_state_index;
+mod m20261130_030000_like_counter_shards;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_create_tables::Migration),
             Box::new(m20261130_004543_add_external_subject::Migration),
             Box::new(m20261130_020000_follower_state_index::Migration),
+            Box::new(m20261130_030000_like_counter_shards::Migration),
         ]
     }
 }

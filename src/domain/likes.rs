@@ -1,11 +1,12 @@
 //! Likes: the idempotent like/unlike with its counters, and who may see them.
 use std::collections::{HashMap, HashSet};
 
-use entity::{user, video, Audience};
+use entity::{user, Audience};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
 use uuid::Uuid;
 
 use super::{
+    counters::{self, Change, CountedVideo},
     page::{Page, PageRequest},
     videos::visible_videos,
 };
@@ -21,23 +22,24 @@ pub async fn like_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
-) -> AppResult<video::Model> {
+) -> AppResult<CountedVideo> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
-            let (aud, video) = lock_liker_and_video(txn, viewer, video_id).await?;
+            let aud = lock_liker_and_check_video(txn, viewer, video_id).await?;
             let mut q = Sql::default();
             let (v, u, a, t) = (q.bind(video_id), q.bind(viewer), q.bind(aud), q.bind(now_us()));
             q.push(&format!(
                 "INSERT INTO likes (video_id, user_id, audience, created_at) VALUES ({v}, {u}, {a}, {t}) \
                  ON CONFLICT DO NOTHING"
             ));
-            if q.execute(txn).await? == 0 {
-                return Ok(video);
+            if q.execute(txn).await? == 1 {
+                counters::add(txn, video_id, viewer, aud, 1).await?;
             }
-            bump_counters(txn, video_id, aud, 1).await
+            Ok(())
         })
     })
-    .await
+    .await?;
+    video_as_seen_by(db, viewer, video_id).await
 }
 
 /// The viewer takes back its like of a video it can see. Unliking twice is a no-op.
@@ -45,36 +47,37 @@ pub async fn unlike_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
-) -> AppResult<video::Model> {
+) -> AppResult<CountedVideo> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
-            let video = visible_video_or_404(txn, viewer, video_id).await?;
+            video_as_seen_by(txn, viewer, video_id).await?;
             let mut q = Sql::default();
             let (v, u) = (q.bind(video_id), q.bind(viewer));
             q.push(&format!(
                 "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} RETURNING audience"
             ));
-            match q.one(txn).await? {
-                Some(row) => bump_counters(txn, video_id, col(&row, "audience")?, -1).await,
-                None => Ok(video),
+            if let Some(row) = q.one(txn).await? {
+                counters::add(txn, video_id, viewer, col(&row, "audience")?, -1).await?;
             }
+            Ok(())
         })
     })
-    .await
+    .await?;
+    video_as_seen_by(db, viewer, video_id).await
 }
 
 /// In one statement: the liker's audience, its settings held (on PostgreSQL) until the like
 /// commits so that a concurrent settings change cannot leave the like labelled with a stale
-/// audience, and the video, if the liker can see it (Rule V); `NOT_FOUND` otherwise.
-async fn lock_liker_and_video(
+/// audience, provided the liker can see the video (Rule V); `NOT_FOUND` otherwise.
+async fn lock_liker_and_check_video(
     txn: &impl ConnectionTrait,
     viewer: Uuid,
     video_id: Uuid,
-) -> AppResult<(Audience, video::Model)> {
+) -> AppResult<Audience> {
     let mut q = Sql::default();
     let (u, v) = (q.bind(viewer), q.bind(video_id));
     q.push(&format!(
-        "SELECT lk.visibility AS liker_visibility, lk.likes_visibility AS liker_likes_visibility, v.* \
+        "SELECT lk.visibility AS liker_visibility, lk.likes_visibility AS liker_likes_visibility \
          FROM users lk, videos v JOIN users a ON a.id = v.author_id \
          WHERE lk.id = {u} AND v.id = {v} AND {}",
         policy::video_visible(Some(&u), "v.author_id", "a.visibility")
@@ -87,43 +90,22 @@ async fn lock_liker_and_video(
         super::viewer_account(txn, viewer).await?;
         return Err(AppError::NotFound);
     };
-    let video = video::Model::from_query_result(&row, "")?;
-    let aud = privacy::audience(
+    Ok(privacy::audience(
         col(&row, "liker_visibility")?,
         col(&row, "liker_likes_visibility")?,
-    );
-    Ok((aud, video))
+    ))
 }
 
-async fn visible_video_or_404(
-    txn: &impl ConnectionTrait,
+/// The video with its counters, if `viewer` can see it; `NOT_FOUND` otherwise.
+async fn video_as_seen_by(
+    db: &impl ConnectionTrait,
     viewer: Uuid,
     video_id: Uuid,
-) -> AppResult<video::Model> {
-    visible_videos(txn, Some(viewer), &[video_id])
+) -> AppResult<CountedVideo> {
+    visible_videos(db, Some(viewer), &[video_id])
         .await?
         .pop()
         .ok_or(AppError::NotFound)
-}
-
-/// Adds `delta` to the video's like counters for one like of audience `aud`.
-async fn bump_counters(
-    txn: &impl ConnectionTrait,
-    video_id: Uuid,
-    aud: Audience,
-    delta: i64,
-) -> AppResult<video::Model> {
-    let mut q = Sql::default();
-    let d = q.bind(delta);
-    let e = q.bind(if aud == Audience::Everyone { delta } else { 0 });
-    let f = q.bind(if aud == Audience::Followers { delta } else { 0 });
-    let v = q.bind(video_id);
-    q.push(&format!(
-        "UPDATE videos SET like_count = like_count + {d}, everyone_likes = everyone_likes + {e}, \
-         followers_likes = followers_likes + {f} WHERE id = {v} RETURNING *"
-    ));
-    let row = q.one(txn).await?.ok_or(AppError::NotFound)?;
-    Ok(video::Model::from_query_result(&row, "")?)
 }
 
 /// Removes every like of `liker` (only those on `author`'s videos, when given) and lowers
@@ -133,40 +115,18 @@ pub async fn remove_likes_by(
     liker: Uuid,
     author: Option<Uuid>,
 ) -> AppResult<()> {
-    let mut q = Sql::default();
-    let u = q.bind(liker);
-    q.push(&format!(
-        "UPDATE videos SET like_count = like_count - 1, everyone_likes = everyone_likes - {}, \
-         followers_likes = followers_likes - {} WHERE id IN (SELECT video_id FROM likes WHERE user_id = {u})",
-        liked_with(&u, Audience::Everyone),
-        liked_with(&u, Audience::Followers)
-    ));
+    counters::add_each_like(txn, liker, author, Change::Remove).await?;
     let mut d = Sql::default();
     let du = d.bind(liker);
     d.push(&format!("DELETE FROM likes WHERE user_id = {du}"));
     if let Some(author) = author {
-        let a = q.bind(author);
-        q.push(&format!(" AND author_id = {a}"));
         let da = d.bind(author);
         d.push(&format!(
             " AND video_id IN (SELECT id FROM videos WHERE author_id = {da})"
         ));
     }
-    q.execute(txn).await?;
     d.execute(txn).await?;
     Ok(())
-}
-
-/// 1 if `liker` liked the video row `videos` with audience `aud`, else 0.
-fn liked_with(liker: &str, aud: Audience) -> String {
-    let aud = match aud {
-        Audience::Everyone => "EVERYONE",
-        Audience::Followers => "FOLLOWERS",
-        Audience::OnlyMe => "ONLY_ME",
-    };
-    format!(
-        "(SELECT COUNT(*) FROM likes l WHERE l.video_id = videos.id AND l.user_id = {liker} AND l.audience = '{aud}')"
-    )
 }
 
 /// Re-labels every like of `liker` with the audience `new` and moves the per-audience
@@ -177,18 +137,7 @@ pub async fn set_like_audience(
     liker: Uuid,
     new: Audience,
 ) -> AppResult<()> {
-    let mut q = Sql::default();
-    let u = q.bind(liker);
-    let add_everyone = q.bind(i64::from(new == Audience::Everyone));
-    let add_followers = q.bind(i64::from(new == Audience::Followers));
-    q.push(&format!(
-        "UPDATE videos SET everyone_likes = everyone_likes + {add_everyone} - {}, \
-         followers_likes = followers_likes + {add_followers} - {} \
-         WHERE id IN (SELECT video_id FROM likes WHERE user_id = {u})",
-        liked_with(&u, Audience::Everyone),
-        liked_with(&u, Audience::Followers),
-    ));
-    q.execute(txn).await?;
+    counters::add_each_like(txn, liker, None, Change::Relabel(new)).await?;
     let mut q = Sql::default();
     let (aud, u) = (q.bind(new), q.bind(liker));
     q.push(&format!(

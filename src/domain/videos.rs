@@ -5,7 +5,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::page::{self, Page, PageRequest};
+use super::{
+    counters::{self, CountedVideo},
+    page::{self, Page, PageRequest},
+};
 use crate::{
     db::{self, now_us, Sql},
     error::{AppError, AppResult},
@@ -74,9 +77,6 @@ pub async fn create_video(
         hashtags: Set(serde_json::to_string(&tags).map_err(AppError::internal)?),
         sound: Set(input.sound),
         created_at: Set(now_us()),
-        like_count: Set(0),
-        everyone_likes: Set(0),
-        followers_likes: Set(0),
         view_count: Set(0),
     };
     Ok(model.insert(db).await?)
@@ -91,7 +91,7 @@ pub async fn delete_video(db: &DatabaseConnection, viewer: Uuid, id: Uuid) -> Ap
                 .await?
                 .pop()
                 .ok_or(AppError::NotFound)?;
-            if video.author_id != viewer {
+            if video.video.author_id != viewer {
                 return Err(AppError::Forbidden(
                     "only the author may delete a video".into(),
                 ));
@@ -110,7 +110,8 @@ pub async fn delete_video(db: &DatabaseConnection, viewer: Uuid, id: Uuid) -> Ap
 fn visible_select(q: &mut Sql, viewer: Option<Uuid>, extra_from: &str, time_col: &str) {
     let v = viewer.map(|id| q.bind(id));
     q.push(&format!(
-        "SELECT v.*, {time_col} AS k_time FROM videos v JOIN users a ON a.id = v.author_id {extra_from} WHERE {}",
+        "SELECT v.*, {}, {time_col} AS k_time FROM videos v JOIN users a ON a.id = v.author_id {extra_from} WHERE {}",
+        counters::select_list("v"),
         policy::video_visible(v.as_deref(), "v.author_id", "a.visibility")
     ));
 }
@@ -120,7 +121,7 @@ pub async fn visible_videos(
     db: &impl ConnectionTrait,
     viewer: Option<Uuid>,
     ids: &[Uuid],
-) -> AppResult<Vec<video::Model>> {
+) -> AppResult<Vec<CountedVideo>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -130,7 +131,7 @@ pub async fn visible_videos(
     q.push(&format!(" AND v.id IN ({binds})"));
     let rows = q.all(db).await?;
     rows.iter()
-        .map(|r| Ok(video::Model::from_query_result(r, "")?))
+        .map(|r| Ok(CountedVideo::from_query_result(r, "")?))
         .collect()
 }
 
@@ -140,13 +141,13 @@ pub async fn videos_by(
     viewer: Option<Uuid>,
     author: Uuid,
     req: PageRequest,
-) -> AppResult<Page<video::Model>> {
+) -> AppResult<Page<CountedVideo>> {
     let mut q = Sql::default();
     visible_select(&mut q, viewer, "", "v.created_at");
     let a = q.bind(author);
     q.push(&format!(" AND v.author_id = {a}"));
     req.apply(&mut q, "v.created_at", "v.id");
-    page::fetch(db, &q, req, |v: &video::Model| v.id).await
+    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
 }
 
 /// The feed: signed in, the viewer's own and followed accounts' videos; anonymous, every
@@ -155,7 +156,7 @@ pub async fn feed(
     db: &impl ConnectionTrait,
     viewer: Option<Uuid>,
     req: PageRequest,
-) -> AppResult<Page<video::Model>> {
+) -> AppResult<Page<CountedVideo>> {
     let mut q = Sql::default();
     visible_select(&mut q, viewer, "", "v.created_at");
     if let Some(id) = viewer {
@@ -166,7 +167,7 @@ pub async fn feed(
         ));
     }
     req.apply(&mut q, "v.created_at", "v.id");
-    page::fetch(db, &q, req, |v: &video::Model| v.id).await
+    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
 }
 
 /// The videos `liker` liked, as `viewer` may see them (Rule V on the video and Rule L on
@@ -176,7 +177,7 @@ pub async fn liked_videos(
     viewer: Option<Uuid>,
     liker: Uuid,
     req: PageRequest,
-) -> AppResult<Page<video::Model>> {
+) -> AppResult<Page<CountedVideo>> {
     let mut q = Sql::default();
     visible_select(
         &mut q,
@@ -191,5 +192,5 @@ pub async fn liked_videos(
         policy::like_visible(v.as_deref(), "l.user_id", "l.audience")
     ));
     req.apply(&mut q, "l.created_at", "v.id");
-    page::fetch(db, &q, req, |v: &video::Model| v.id).await
+    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
 }

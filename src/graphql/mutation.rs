@@ -10,6 +10,7 @@ use crate::{
     domain::{
         self,
         accounts::{AccountChanges, Provision, SignUp},
+        counters::CountedVideo,
         videos::NewVideo,
     },
     error::AppError,
@@ -272,9 +273,11 @@ impl Mutation {
             hashtags: input.hashtags.unwrap_or_default(),
             sound: input.sound,
         };
-        Ok(Video::from(
-            domain::videos::create_video(db(ctx)?, me, input).await?,
-        ))
+        let video = domain::videos::create_video(db(ctx)?, me, input).await?;
+        Ok(Video::from(CountedVideo {
+            video,
+            like_count: 0,
+        }))
     }
 
     /// Deletes one of the viewer's videos.

@@ -17,6 +17,7 @@ use crate::{
     auth::Viewer,
     domain::{
         self,
+        counters::CountedVideo,
         page::{Page, PageRequest},
     },
     error::AppError,
@@ -270,12 +271,17 @@ impl User {
 #[derive(Clone, Debug)]
 pub struct Video {
     model: video::Model,
+    like_count: i64,
     batch: Option<Arc<VideoBatch>>,
 }
 
-impl From<video::Model> for Video {
-    fn from(model: video::Model) -> Self {
-        Video { model, batch: None }
+impl From<CountedVideo> for Video {
+    fn from(v: CountedVideo) -> Self {
+        Video {
+            model: v.video,
+            like_count: v.like_count,
+            batch: None,
+        }
     }
 }
 
@@ -306,7 +312,7 @@ impl Video {
     }
     /// Every like, visible or not.
     async fn like_count(&self) -> i32 {
-        int(self.model.like_count)
+        int(self.like_count)
     }
     async fn view_count(&self) -> i32 {
         int(self.model.view_count)
@@ -355,7 +361,7 @@ impl Video {
                 .collect(),
             page_info,
             video_id: id,
-            like_count: self.model.like_count,
+            like_count: self.like_count,
             visible_count: self
                 .batch
                 .as_ref()
@@ -429,19 +435,19 @@ impl VideoConnection {
     pub(super) async fn new(
         ctx: &Context<'_>,
         kind: CursorKind,
-        page: Page<video::Model>,
+        page: Page<CountedVideo>,
     ) -> Result<Self> {
-        let models: Vec<video::Model> = page.items.iter().map(|(_, v)| v.clone()).collect();
+        let models: Vec<video::Model> = page.items.iter().map(|(_, v)| v.video.clone()).collect();
         let batch = Arc::new(prefetch(ctx, &models).await?);
         let (edges, page_info) = edges_of(ctx, kind, page)?;
         Ok(VideoConnection {
             edges: edges
                 .into_iter()
-                .map(|(cursor, model)| VideoEdge {
+                .map(|(cursor, video)| VideoEdge {
                     cursor,
                     node: Video {
-                        model,
                         batch: Some(batch.clone()),
+                        ..Video::from(video)
                     },
                 })
                 .collect(),

@@ -4,6 +4,7 @@
 //! anonymous viewer, and the column expressions they test. They mirror the pure functions
 //! in the parent module one for one; the property tests hold them to it.
 use super::LikeGrant;
+use crate::domain::counters;
 
 const APPROVED: &str = "'APPROVED'";
 
@@ -135,16 +136,17 @@ impl LikeGrant {
 
     /// The number of likes on `video` (a `videos` row aliased `v`) this grant shows, as a
     /// scalar expression inside a statement that starts with [`viewer_sets`]. `Public`
-    /// starts from the maintained `everyone_likes` counter and subtracts only the
+    /// starts from the maintained `everyone_likes` counters and subtracts only the
     /// exceptions (the viewer's own like and likers separated by a block), so no count
     /// costs more than the viewer's own follow and block lists.
     pub fn count(self, viewer: Option<&str>) -> String {
         match (self, viewer) {
-            (LikeGrant::Public, None) => "v.everyone_likes".to_owned(),
+            (LikeGrant::Public, None) => counters::sum("everyone_likes", "v.id"),
             (LikeGrant::Public, Some(v)) => format!(
-                "(v.everyone_likes \
+                "({} \
                  - (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id AND l.user_id = {v} AND l.audience = 'EVERYONE') \
                  - (SELECT COUNT(*) FROM {SEPARATED} s WHERE {} IS NOT NULL))",
+                counters::sum("everyone_likes", "v.id"),
                 probe_like("v.id", "s.id", "created_at", "EVERYONE")
             ),
             _ => format!("(SELECT COUNT(*) FROM {})", self.stream(viewer, "v.id")),
