@@ -5,6 +5,7 @@ mod m20261130_000001_create_tables;
 mod m20261130_004543_add_external_subject;
 mod m20261130_020000_follower_state_index;
 mod m20261130_030000_like_counter_shards;
+mod m20261130_040000_likes_by_audience_and_liker;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_004543_add_external_subject::Migration),
             Box::new(m20261130_020000_follower_state_index::Migration),
             Box::new(m20261130_030000_like_counter_shards::Migration),
+            Box::new(m20261130_040000_likes_by_audience_and_liker::Migration),
         ]
     }
 }

@@ -21,10 +21,12 @@ pub fn blocked_between(viewer: &str, account_col: &str) -> String {
 const FOLLOWEES: &str = "viewer_followees";
 /// Name of the accounts separated from the viewer by a block (column `id`).
 const SEPARATED: &str = "viewer_separated";
+/// Name of the one-row count (column `n`) of the viewer's approved followees.
+const FOLLOWEE_COUNT: &str = "viewer_followee_count";
 
 /// `WITH` clause computing, once per statement, the two small sets the like streams and
-/// counts are driven by: the viewer's approved followees and the accounts separated from
-/// it by a block. Their size is bounded by the viewer's own follow and block lists.
+/// counts are driven by: the viewer's approved followees (and how many there are) and the
+/// accounts separated from it by a block. Their size is bounded by the viewer's own follow and block lists.
 /// Empty for an anonymous viewer (whose grants need neither).
 pub fn viewer_sets(viewer: Option<&str>) -> String {
     match viewer {
@@ -33,13 +35,14 @@ pub fn viewer_sets(viewer: Option<&str>) -> String {
             "WITH {FOLLOWEES} AS MATERIALIZED (SELECT f.followee_id AS id FROM follows f \
              WHERE f.follower_id = {v} AND f.state = {APPROVED}), \
              {SEPARATED} AS MATERIALIZED (SELECT b.blocked_id AS id FROM blocks b WHERE b.blocker_id = {v} \
-             UNION SELECT b.blocker_id FROM blocks b WHERE b.blocked_id = {v}) "
+             UNION SELECT b.blocker_id FROM blocks b WHERE b.blocked_id = {v}), \
+             {FOLLOWEE_COUNT} AS MATERIALIZED (SELECT COUNT(*) AS n FROM {FOLLOWEES}) "
         ),
     }
 }
 
 /// Column `col` of `liker`'s like of `video` if its audience is `audience`, else NULL: one
-/// primary-key probe. Written as a scalar subquery on purpose, so that the planner cannot
+/// index-only probe of `(video_id, audience, user_id, created_at)`. Written as a scalar subquery on purpose, so that the planner cannot
 /// turn it into a join that scans the video's likes; sets of likers are walked one probe
 /// per member.
 fn probe_like(video: &str, liker: &str, col: &str, audience: &str) -> String {
@@ -47,6 +50,13 @@ fn probe_like(video: &str, liker: &str, col: &str, audience: &str) -> String {
         "(SELECT pl.{col} FROM likes pl WHERE pl.video_id = {video} AND pl.user_id = {liker} \
          AND pl.audience = '{audience}')"
     )
+}
+
+/// `liker_col` is one of the viewer's followees, as a filter on the rows of a walk: wrapped
+/// in `CASE` so that neither planner turns it into a join driven by the followees (which
+/// would probe once per followee, the very cost the walk is chosen to avoid).
+fn checked_against_followees(liker_col: &str) -> String {
+    format!("CASE WHEN {liker_col} IN (SELECT id FROM {FOLLOWEES}) THEN 1 ELSE 0 END = 1")
 }
 
 fn not_separated(liker_col: &str) -> String {
@@ -110,7 +120,8 @@ impl LikeGrant {
     /// filtering by [`LikeGrant::predicate`], but each stream is driven by an index whose
     /// cost does not depend on the likes the viewer cannot see: `Own` is one primary-key
     /// probe, `Public` walks the video's `EVERYONE` likes newest first, `Follower` probes
-    /// the video's likes once per followee of the viewer. Either way the rows have the
+    /// the video's likes once per followee of the viewer, or walks the video's `FOLLOWERS`
+    /// likes when there are fewer of them than followees. Either way the rows have the
     /// columns `l.user_id` and `l.created_at`.
     pub fn stream(self, viewer: Option<&str>, video: &str) -> String {
         match (self, viewer) {
@@ -125,12 +136,28 @@ impl LikeGrant {
                 "likes l WHERE l.video_id = {video} AND l.audience = 'EVERYONE' AND l.user_id <> {v} AND {}",
                 not_separated("l.user_id")
             ),
-            (LikeGrant::Follower, Some(v)) => format!(
-                "(SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
-                 WHERE f.id <> {v} AND {}) l WHERE l.created_at IS NOT NULL",
-                probe_like(video, "f.id", "created_at", "FOLLOWERS"),
-                not_separated("f.id")
-            ),
+            (LikeGrant::Follower, Some(v)) => {
+                // Whichever set is smaller drives the stream: the viewer's followees, each
+                // probed for a like, or the video's `FOLLOWERS` likes, each checked against
+                // the followees. The guard depends on neither row, so each branch is run or
+                // skipped as a whole; both yield the same likes.
+                let few_likes = format!(
+                    "{} < (SELECT n FROM {FOLLOWEE_COUNT})",
+                    counters::sum("followers_likes", video)
+                );
+                format!(
+                    "(SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
+                     WHERE NOT ({few_likes}) AND f.id <> {v} AND {} \
+                     UNION ALL SELECT w.user_id, w.created_at FROM likes w \
+                     WHERE w.video_id = {video} AND w.audience = 'FOLLOWERS' AND {few_likes} \
+                     AND w.user_id <> {v} AND {} AND {}) l \
+                     WHERE l.created_at IS NOT NULL",
+                    probe_like(video, "f.id", "created_at", "FOLLOWERS"),
+                    not_separated("f.id"),
+                    checked_against_followees("w.user_id"),
+                    not_separated("w.user_id"),
+                )
+            }
         }
     }
 
