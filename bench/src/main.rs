@@ -789,9 +789,6 @@ async fn floor(
         likes::visible_likers_batch(db, Some(viewer), &[(video, req)])
             .await
             .map_err(|e| anyhow::anyhow!(e.message()))?;
-        likes::visible_like_counts(db, Some(viewer), &[video])
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message()))?;
         if i >= n / 10 {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
@@ -815,7 +812,7 @@ async fn deep_cursor(
         let mut pages = likes::visible_likers_batch(db, Some(viewer), &[(video, req)])
             .await
             .map_err(|e| anyhow::anyhow!(e.message()))?;
-        let page = pages.remove(&(video, req)).context("page")?;
+        let page = pages.remove(&(video, req)).context("page")?.page;
         let take = (skip - seen).min(page.items.len());
         if take == 0 {
             break;
@@ -842,16 +839,10 @@ async fn explain(
     let (_, big) = *data.videos.last().context("videos")?;
     let req = PageRequest::new(20, None).map_err(|e| anyhow::anyhow!(e.message()))?;
     let mut report = String::new();
-    for (what, q) in [
-        (
-            "visibleLikers page (first 20)",
-            likes::visible_likers_sql(Some(data.viewer), &[(big, req)]),
-        ),
-        (
-            "totalCount",
-            likes::visible_like_counts_sql(Some(data.viewer), &[big]),
-        ),
-    ] {
+    for (what, q) in [(
+        "visibleLikers page (first 20) with totalCount",
+        likes::visible_likers_sql(Some(data.viewer), &[(big, req)]),
+    )] {
         let stmt = q.build(db.get_database_backend());
         let explained = sea_orm::Statement::from_sql_and_values(
             db.get_database_backend(),

@@ -163,37 +163,56 @@ impl FromQueryResult for Liker {
     }
 }
 
-/// One page of visible likers (Rule L) per `(video, page)` request, newest like first, all
-/// in one statement. The caller has established that the viewer can see each video (Rule V).
+/// A page of a video's visible likers, and how many there are in all (`totalCount`).
+#[derive(Debug, Clone)]
+pub struct VisibleLikers {
+    pub page: Page<Liker>,
+    pub total: i64,
+}
+
+/// One page of visible likers (Rule L) per `(video, page)` request, newest like first, with
+/// each video's visible total, all in one statement. The caller has established that the
+/// viewer can see each video (Rule V).
 ///
 /// Each page is the merge of one bounded stream per [`LikeGrant`] (see
-/// [`LikeGrant::stream`]), so its cost does not depend on how many likes the viewer cannot
-/// see; the pages of all requests are `UNION ALL`ed and told apart by a request number.
+/// [`LikeGrant::likes_of`]), so its cost does not depend on how many likes the viewer cannot
+/// see; the `Follower` grant's likes are computed once per video and shared by its pages and
+/// its total. The pages of all requests are `UNION ALL`ed and told apart by a request number.
 pub async fn visible_likers_batch(
     db: &impl ConnectionTrait,
     viewer: Option<Uuid>,
     requests: &[(Uuid, PageRequest)],
-) -> AppResult<HashMap<(Uuid, PageRequest), Page<Liker>>> {
+) -> AppResult<HashMap<(Uuid, PageRequest), VisibleLikers>> {
     if requests.is_empty() {
         return Ok(HashMap::new());
     }
     let q = visible_likers_sql(viewer, requests);
     let mut rows: Vec<Vec<(Keyset, Liker)>> = vec![Vec::new(); requests.len()];
+    let mut totals = vec![0i64; requests.len()];
     for row in q.all(db).await? {
         let k: i32 = col(&row, "k")?;
+        let Some(slot) = usize::try_from(k).ok().filter(|k| *k < requests.len()) else {
+            continue;
+        };
+        totals[slot] = col(&row, "total")?;
+        // A request without visible likers yields one row with only its total.
+        if col::<Option<i64>>(&row, "k_time")?.is_none() {
+            continue;
+        }
         let liker = Liker::from_query_result(&row, "")?;
         let keyset = Keyset {
             time: liker.liked_at,
             id: liker.user.id,
         };
-        if let Some(slot) = rows.get_mut(k as usize) {
-            slot.push((keyset, liker));
-        }
+        rows[slot].push((keyset, liker));
     }
     Ok(requests
         .iter()
-        .zip(rows)
-        .map(|(key, items)| (*key, Page::from_rows(items, key.1)))
+        .zip(rows.into_iter().zip(totals))
+        .map(|(key, (items, total))| {
+            let page = Page::from_rows(items, key.1);
+            (*key, VisibleLikers { page, total })
+        })
         .collect())
 }
 
@@ -202,13 +221,32 @@ pub async fn visible_likers_batch(
 pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]) -> Sql {
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
-    q.push(&policy::viewer_sets(v.as_deref()));
-    q.push("SELECT u.*, p.k, p.created_at AS k_time FROM (");
-    for (k, (video_id, req)) in requests.iter().enumerate() {
+    let mut distinct: Vec<Uuid> = Vec::new();
+    for (video, _) in requests {
+        if !distinct.contains(video) {
+            distinct.push(*video);
+        }
+    }
+    let videos: Vec<String> = distinct.iter().map(|id| q.bind(*id)).collect();
+    let of = |video: &Uuid| distinct.iter().position(|d| d == video).unwrap_or(0);
+    q.push(&policy::like_sets(v.as_deref(), &videos));
+    q.push("SELECT c.k, c.total, pu.* FROM (");
+    for (k, (video, _)) in requests.iter().enumerate() {
         if k > 0 {
             q.push(" UNION ALL ");
         }
-        let video = q.bind(*video_id);
+        let j = of(video);
+        q.push(&format!(
+            "SELECT {k} AS k, {} AS total",
+            policy::visible_like_count(v.as_deref(), &videos[j], j)
+        ));
+    }
+    q.push(") c LEFT JOIN (SELECT p.k AS pk, p.created_at AS k_time, u.* FROM (");
+    for (k, (video, req)) in requests.iter().enumerate() {
+        if k > 0 {
+            q.push(" UNION ALL ");
+        }
+        let j = of(video);
         q.push(&format!("SELECT {k} AS k, t.* FROM ("));
         for (i, grant) in LikeGrant::for_viewer(viewer.is_some()).iter().enumerate() {
             if i > 0 {
@@ -216,7 +254,7 @@ pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]
             }
             q.push(&format!(
                 "SELECT * FROM (SELECT l.user_id, l.created_at FROM {}",
-                grant.stream(v.as_deref(), &video)
+                grant.likes_of(v.as_deref(), &videos[j], j)
             ));
             req.apply(&mut q, "l.created_at", "l.user_id");
             q.push(&format!(") s{i}"));
@@ -224,38 +262,10 @@ pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]
         req.order_limit(&mut q, "created_at", "user_id");
         q.push(") t");
     }
-    q.push(") p JOIN users u ON u.id = p.user_id ORDER BY p.k, p.created_at DESC, p.user_id DESC");
-    q
-}
-
-/// `visibleLikers.totalCount` for each of `videos` (which the viewer can see).
-pub async fn visible_like_counts(
-    db: &impl ConnectionTrait,
-    viewer: Option<Uuid>,
-    videos: &[Uuid],
-) -> AppResult<HashMap<Uuid, i64>> {
-    if videos.is_empty() {
-        return Ok(HashMap::new());
-    }
-    visible_like_counts_sql(viewer, videos)
-        .all(db)
-        .await?
-        .iter()
-        .map(|row| Ok((col::<Uuid>(row, "id")?, col::<i64>(row, "visible")?)))
-        .collect()
-}
-
-/// The statement behind [`visible_like_counts`].
-pub fn visible_like_counts_sql(viewer: Option<Uuid>, videos: &[Uuid]) -> Sql {
-    let mut q = Sql::default();
-    let v = viewer.map(|id| q.bind(id));
-    let ids = q.bind_list(videos);
-    q.push(&format!(
-        "{}SELECT v.id, {} AS visible FROM videos v WHERE v.id IN ({})",
-        policy::viewer_sets(v.as_deref()),
-        policy::visible_like_count(v.as_deref()),
-        ids
-    ));
+    q.push(
+        ") p JOIN users u ON u.id = p.user_id) pu ON pu.pk = c.k \
+         ORDER BY c.k, pu.k_time DESC, pu.id DESC",
+    );
     q
 }
 

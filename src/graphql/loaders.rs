@@ -11,11 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    domain::{
-        self,
-        likes::Liker,
-        page::{Page, PageRequest},
-    },
+    domain::{self, likes::VisibleLikers, page::PageRequest},
     error::AppError,
 };
 
@@ -79,29 +75,6 @@ impl Loader<FollowCounts> for RequestLoader {
     }
 }
 
-/// Key: `visibleLikers.totalCount` of a video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct VisibleLikeCount(pub Uuid);
-
-impl Loader<VisibleLikeCount> for RequestLoader {
-    type Value = i64;
-    type Error = async_graphql::Error;
-
-    async fn load(
-        &self,
-        keys: &[VisibleLikeCount],
-    ) -> Result<HashMap<VisibleLikeCount, i64>, Self::Error> {
-        let counts =
-            domain::likes::visible_like_counts(&self.db, self.viewer.id(), &uuids(keys, |k| k.0))
-                .await
-                .map_err(gql)?;
-        Ok(counts
-            .into_iter()
-            .map(|(k, v)| (VisibleLikeCount(k), v))
-            .collect())
-    }
-}
-
 /// Key: whether the viewer liked a video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ViewerLiked(pub Uuid);
@@ -151,13 +124,13 @@ impl Loader<ViewerFollow> for RequestLoader {
 pub struct LikerPage(pub Uuid, pub PageRequest);
 
 impl Loader<LikerPage> for RequestLoader {
-    type Value = Page<Liker>;
+    type Value = VisibleLikers;
     type Error = async_graphql::Error;
 
     async fn load(
         &self,
         keys: &[LikerPage],
-    ) -> Result<HashMap<LikerPage, Page<Liker>>, Self::Error> {
+    ) -> Result<HashMap<LikerPage, VisibleLikers>, Self::Error> {
         let requests: Vec<(Uuid, PageRequest)> = keys.iter().map(|k| (k.0, k.1)).collect();
         let pages = domain::likes::visible_likers_batch(&self.db, self.viewer.id(), &requests)
             .await

@@ -11,11 +11,7 @@ use uuid::Uuid;
 
 use super::types::{db, page_request, viewer};
 use crate::{
-    domain::{
-        self,
-        likes::Liker,
-        page::{Page, PageRequest},
-    },
+    domain::{self, likes::VisibleLikers, page::PageRequest},
     ids::CursorKind,
 };
 
@@ -24,8 +20,7 @@ use crate::{
 pub struct VideoBatch {
     pub authors: HashMap<Uuid, user::Model>,
     pub liked: Option<HashSet<Uuid>>,
-    pub liker_pages: HashMap<(Uuid, PageRequest), Page<Liker>>,
-    pub visible_counts: Option<HashMap<Uuid, i64>>,
+    pub liker_pages: HashMap<(Uuid, PageRequest), VisibleLikers>,
 }
 
 /// The `visibleLikers` page requests in the selection; arguments that fail validation are
@@ -66,7 +61,6 @@ pub async fn prefetch(ctx: &Context<'_>, videos: &[video::Model]) -> Result<Vide
         .into_iter()
         .flat_map(|req| ids.iter().map(move |id| (*id, req)))
         .collect();
-    let want_counts = likers.field("totalCount").exists() || likers.field("hiddenCount").exists();
 
     let authors = async {
         if !node.field("author").exists() {
@@ -84,21 +78,10 @@ pub async fn prefetch(ctx: &Context<'_>, videos: &[video::Model]) -> Result<Vide
         }
     };
     let pages = domain::likes::visible_likers_batch(db, viewer, &requests);
-    let counts = async {
-        if want_counts {
-            domain::likes::visible_like_counts(db, viewer, &ids)
-                .await
-                .map(Some)
-        } else {
-            Ok(None)
-        }
-    };
-    let (authors, liked, liker_pages, visible_counts) =
-        futures_util::try_join!(authors, liked, pages, counts)?;
+    let (authors, liked, liker_pages) = futures_util::try_join!(authors, liked, pages)?;
     Ok(VideoBatch {
         authors,
         liked,
         liker_pages,
-        visible_counts,
     })
 }

@@ -1,5 +1,5 @@
 //! GraphQL object types. They wrap domain rows and resolve fields through `domain`.
-use async_graphql::{ComplexObject, Context, Enum, Interface, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Enum, Interface, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{user, video};
 use sea_orm::DatabaseConnection;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::{
     limits::page_cost,
-    loaders::{FollowCounts, LikerPage, UserById, ViewerFollow, ViewerLiked, VisibleLikeCount},
+    loaders::{FollowCounts, LikerPage, UserById, ViewerFollow, ViewerLiked},
     prefetch::{prefetch, VideoBatch},
     Loaders,
 };
@@ -18,6 +18,7 @@ use crate::{
     domain::{
         self,
         counters::CountedVideo,
+        likes::VisibleLikers,
         page::{Page, PageRequest},
     },
     error::AppError,
@@ -337,7 +338,7 @@ impl Video {
     ) -> Result<LikerConnection> {
         let req = page_request(ctx, CursorKind::Likers, first, after)?;
         let id = self.model.id;
-        let page = match self
+        let likers = match self
             .batch
             .as_ref()
             .and_then(|b| b.liker_pages.get(&(id, req)))
@@ -345,9 +346,12 @@ impl Video {
             Some(p) => Some(p.clone()),
             None => loaders(ctx)?.load_one(LikerPage(id, req)).await?,
         };
-        let page = page.unwrap_or(Page {
-            items: Vec::new(),
-            has_next: false,
+        let VisibleLikers { page, total } = likers.unwrap_or(VisibleLikers {
+            page: Page {
+                items: Vec::new(),
+                has_next: false,
+            },
+            total: 0,
         });
         let (edges, page_info) = edges_of(ctx, CursorKind::Likers, page)?;
         Ok(LikerConnection {
@@ -360,52 +364,21 @@ impl Video {
                 })
                 .collect(),
             page_info,
-            video_id: id,
-            like_count: self.like_count,
-            visible_count: self
-                .batch
-                .as_ref()
-                .and_then(|b| b.visible_counts.as_ref()?.get(&id).copied()),
+            total_count: int(total),
+            hidden_count: int(self.like_count - total),
         })
     }
 }
 
 /// A page of likers plus the counts over the whole list.
 #[derive(SimpleObject)]
-#[graphql(complex)]
 pub struct LikerConnection {
     pub edges: Vec<LikerEdge>,
     pub page_info: PageInfo,
-    #[graphql(skip)]
-    video_id: Uuid,
-    #[graphql(skip)]
-    like_count: i64,
-    #[graphql(skip)]
-    visible_count: Option<i64>,
-}
-
-#[ComplexObject]
-impl LikerConnection {
     /// Likers the viewer may see, over the whole list.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(int(self.visible(ctx).await?))
-    }
+    pub total_count: i32,
     /// `likeCount − totalCount`: likes counted but not shown to this viewer.
-    async fn hidden_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(int(self.like_count - self.visible(ctx).await?))
-    }
-}
-
-impl LikerConnection {
-    async fn visible(&self, ctx: &Context<'_>) -> Result<i64> {
-        if let Some(n) = self.visible_count {
-            return Ok(n);
-        }
-        Ok(loaders(ctx)?
-            .load_one(VisibleLikeCount(self.video_id))
-            .await?
-            .unwrap_or(0))
-    }
+    pub hidden_count: i32,
 }
 
 /// One visible liker.

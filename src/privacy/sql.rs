@@ -41,6 +41,35 @@ pub fn viewer_sets(viewer: Option<&str>) -> String {
     }
 }
 
+/// Name of the `Follower` grant's likes (columns `j`, `user_id`, `created_at`) of every
+/// video of a statement, defined by [`like_sets`].
+const FOLLOWER_LIKES: &str = "follower_likes";
+
+/// `WITH` clause of a statement about the likes of `videos` (the `j`-th is `videos[j]`):
+/// [`viewer_sets`] and, for a signed-in viewer, the `Follower` grant's likes of each video,
+/// computed once so that a page and its count share the one part of either whose cost grows
+/// with the viewer's follow list.
+pub fn like_sets(viewer: Option<&str>, videos: &[String]) -> String {
+    if viewer.is_none() || videos.is_empty() {
+        return viewer_sets(viewer);
+    }
+    let streams: Vec<String> = videos
+        .iter()
+        .enumerate()
+        .map(|(j, video)| {
+            format!(
+                "SELECT {j} AS j, l.user_id, l.created_at FROM {}",
+                LikeGrant::Follower.stream(viewer, video)
+            )
+        })
+        .collect();
+    format!(
+        "{}, {FOLLOWER_LIKES} AS MATERIALIZED ({}) ",
+        viewer_sets(viewer).trim_end(),
+        streams.join(" UNION ALL ")
+    )
+}
+
 /// Column `col` of `liker`'s like of `video` if its audience is `audience`, else NULL: one
 /// index-only probe of `(video_id, audience, user_id, created_at)`. Written as a scalar subquery on purpose, so that the planner cannot
 /// turn it into a join that scans the video's likes; sets of likers are walked one probe
@@ -116,14 +145,14 @@ impl LikeGrant {
     }
 
     /// The likes of the video `video` this grant shows, as `FROM … WHERE …` over the alias
-    /// `l` (likes), inside a statement that starts with [`viewer_sets`]. Equivalent to
+    /// `l` (likes), inside a statement that starts with [`like_sets`]. Equivalent to
     /// filtering by [`LikeGrant::predicate`], but each stream is driven by an index whose
     /// cost does not depend on the likes the viewer cannot see: `Own` is one primary-key
     /// probe, `Public` walks the video's `EVERYONE` likes newest first, `Follower` probes
     /// the video's likes once per followee of the viewer, or walks the video's `FOLLOWERS`
     /// likes when there are fewer of them than followees. Either way the rows have the
     /// columns `l.user_id` and `l.created_at`.
-    pub fn stream(self, viewer: Option<&str>, video: &str) -> String {
+    fn stream(self, viewer: Option<&str>, video: &str) -> String {
         match (self, viewer) {
             (LikeGrant::Own, None) | (LikeGrant::Follower, None) => {
                 format!("likes l WHERE l.video_id = {video} AND 1 = 0")
@@ -161,22 +190,42 @@ impl LikeGrant {
         }
     }
 
-    /// The number of likes on `video` (a `videos` row aliased `v`) this grant shows, as a
-    /// scalar expression inside a statement that starts with [`viewer_sets`]. `Public`
-    /// starts from the maintained `everyone_likes` counters and subtracts only the
-    /// exceptions (the viewer's own like and likers separated by a block), so no count
-    /// costs more than the viewer's own follow and block lists.
-    pub fn count(self, viewer: Option<&str>) -> String {
+    /// The number of likes on `video` this grant shows, as a scalar expression inside a
+    /// statement that starts with [`like_sets`]. `Public` starts from the maintained
+    /// `everyone_likes` counters and subtracts only the exceptions (the viewer's own like and
+    /// likers separated by a block), so no count costs more than the viewer's own follow and
+    /// block lists.
+    fn count(self, viewer: Option<&str>, video: &str) -> String {
         match (self, viewer) {
-            (LikeGrant::Public, None) => counters::sum("everyone_likes", "v.id"),
+            (LikeGrant::Public, None) => counters::sum("everyone_likes", video),
             (LikeGrant::Public, Some(v)) => format!(
                 "({} \
-                 - (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id AND l.user_id = {v} AND l.audience = 'EVERYONE') \
+                 - (SELECT COUNT(*) FROM likes l WHERE l.video_id = {video} AND l.user_id = {v} AND l.audience = 'EVERYONE') \
                  - (SELECT COUNT(*) FROM {SEPARATED} s WHERE {} IS NOT NULL))",
-                counters::sum("everyone_likes", "v.id"),
-                probe_like("v.id", "s.id", "created_at", "EVERYONE")
+                counters::sum("everyone_likes", video),
+                probe_like(video, "s.id", "created_at", "EVERYONE")
             ),
-            _ => format!("(SELECT COUNT(*) FROM {})", self.stream(viewer, "v.id")),
+            _ => format!("(SELECT COUNT(*) FROM {})", self.stream(viewer, video)),
+        }
+    }
+
+    /// [`LikeGrant::stream`] of the `j`-th video of a statement that starts with
+    /// [`like_sets`]: the `Follower` grant reads the likes computed there once.
+    pub fn likes_of(self, viewer: Option<&str>, video: &str, j: usize) -> String {
+        match (self, viewer) {
+            (LikeGrant::Follower, Some(_)) => format!("{FOLLOWER_LIKES} l WHERE l.j = {j}"),
+            _ => self.stream(viewer, video),
+        }
+    }
+
+    /// [`LikeGrant::count`] of the `j`-th video of a statement that starts with
+    /// [`like_sets`], likewise.
+    fn count_of(self, viewer: Option<&str>, video: &str, j: usize) -> String {
+        match (self, viewer) {
+            (LikeGrant::Follower, Some(_)) => {
+                format!("(SELECT COUNT(*) FROM {FOLLOWER_LIKES} l WHERE l.j = {j})")
+            }
+            _ => self.count(viewer, video),
         }
     }
 }
@@ -190,11 +239,12 @@ pub fn like_visible(viewer: Option<&str>, liker_col: &str, audience_col: &str) -
     format!("({})", parts.join(" OR "))
 }
 
-/// `visibleLikers.totalCount` of the video aliased `v`: sum of every grant's count.
-pub fn visible_like_count(viewer: Option<&str>) -> String {
+/// `visibleLikers.totalCount` of the `j`-th video (`video`) of a statement that starts with
+/// [`like_sets`]: the sum of every grant's count.
+pub fn visible_like_count(viewer: Option<&str>, video: &str, j: usize) -> String {
     let parts: Vec<String> = LikeGrant::for_viewer(viewer.is_some())
         .iter()
-        .map(|g| g.count(viewer))
+        .map(|g| g.count_of(viewer, video, j))
         .collect();
     format!("({})", parts.join(" + "))
 }
