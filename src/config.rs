@@ -1,6 +1,8 @@
 //! Command line and environment: one `Config`, every flag also an environment variable.
 use clap::{builder::BoolishValueParser, ArgAction, Parser, Subcommand};
 
+pub use crate::ratelimit::RateLimits;
+
 /// Default database: an SQLite file in the working directory, created if missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tally.db?mode=rwc";
 
@@ -96,6 +98,9 @@ pub struct Config {
     /// Query, request and shutdown limits.
     #[command(flatten)]
     pub limits: Limits,
+    /// Rate limits on mutations and where the client address comes from.
+    #[command(flatten)]
+    pub rate_limits: RateLimits,
 }
 
 impl Config {

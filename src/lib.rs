@@ -9,5 +9,6 @@ pub mod error;
 pub mod graphql;
 pub mod ids;
 pub mod privacy;
+pub mod ratelimit;
 pub mod secret;
 pub mod startup;

@@ -1,5 +1,5 @@
 //! The HTTP application: routes, auth extraction, start-up.
-use std::net::TcpListener;
+use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{
     dev::Server,
@@ -20,6 +20,7 @@ use crate::{
     error::AppError,
     graphql::{build_schema, request_data, AppSchema},
     ids::CursorCodec,
+    ratelimit::{RateLimiter, RateLimits, SWEEP_INTERVAL},
     secret,
 };
 
@@ -29,6 +30,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Authenticator,
     pub limits: Limits,
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 /// A built, bound, not yet running service.
@@ -37,6 +39,7 @@ pub struct Application {
     server: Server,
     db: DatabaseConnection,
     tokens: Tokens,
+    rate_limiter: Arc<RateLimiter>,
 }
 
 impl Application {
@@ -48,12 +51,13 @@ impl Application {
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
         let listener = TcpListener::bind(&config.bind)?;
-        Self::from_parts_with_limits(
+        Self::from_parts_with_rate_limits(
             db,
             &secret,
             Duration::hours(config.token_ttl_hours),
             auth,
             config.limits,
+            config.rate_limits,
             listener,
         )
     }
@@ -83,6 +87,7 @@ impl Application {
     /// [`Application::from_parts_with_auth`] with explicit query, request and shutdown
     /// limits. On SIGTERM the server stops accepting, gives in-flight requests
     /// `limits.shutdown_timeout_secs` to finish, and [`Application::run`] returns `Ok`.
+    /// Mutations are not rate limited (see [`Application::from_parts_with_rate_limits`]).
     pub fn from_parts_with_limits(
         db: DatabaseConnection,
         secret: &[u8],
@@ -91,6 +96,22 @@ impl Application {
         limits: Limits,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        let rate = RateLimits::off();
+        Self::from_parts_with_rate_limits(db, secret, token_ttl, auth, limits, rate, listener)
+    }
+
+    /// [`Application::from_parts_with_limits`] with rate limits on mutations (what
+    /// [`Application::build`] uses, with the configured quotas).
+    pub fn from_parts_with_rate_limits(
+        db: DatabaseConnection,
+        secret: &[u8],
+        token_ttl: Duration,
+        auth: AuthSettings,
+        limits: Limits,
+        rate_limits: RateLimits,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let tokens = Tokens::new(secret, token_ttl)?.with_leeway(auth.leeway_secs);
         let schema = build_schema(
             db.clone(),
@@ -104,6 +125,7 @@ impl Application {
             db: db.clone(),
             auth: Authenticator::new(tokens.clone(), auth.identity_provider),
             limits,
+            rate_limiter: rate_limiter.clone(),
         });
         let server = HttpServer::new(move || {
             let app = App::new()
@@ -128,6 +150,7 @@ impl Application {
             server,
             db,
             tokens,
+            rate_limiter,
         })
     }
 
@@ -146,9 +169,13 @@ impl Application {
         &self.tokens
     }
 
-    /// Runs until stopped.
+    /// Runs until stopped; meanwhile drops the keys of full rate-limit buckets every
+    /// [`SWEEP_INTERVAL`].
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let sweeper = tokio::spawn(self.rate_limiter.sweep_every(SWEEP_INTERVAL));
+        let result = self.server.await;
+        sweeper.abort();
+        result
     }
 }
 
@@ -218,8 +245,9 @@ async fn graphql(
         Ok(v) => v,
         Err(e) => return refused(e),
     };
+    let caller = state.rate_limiter.caller(&http);
     let prepare = |r| {
-        let r = request_data(r, &state.db, viewer);
+        let r = request_data(r, &state.db, viewer).data(caller.clone());
         match &subject {
             Some(s) => r.data(s.clone()),
             None => r,

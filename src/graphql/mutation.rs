@@ -1,5 +1,5 @@
 //! The mutation root. Every mutation but `signUp`, `logIn` and `provisionAccount` needs a
-//! signed-in viewer.
+//! signed-in viewer. Rate-limited mutations call [`ratelimit::check`] before anything else.
 use async_graphql::{Context, InputObject, Object, Result, ID};
 
 use super::types::{
@@ -15,6 +15,7 @@ use crate::{
     },
     error::AppError,
     ids::{decode_id, Kind},
+    ratelimit::{self, Limit},
 };
 use entity::user;
 
@@ -119,6 +120,7 @@ fn user_id(id: &ID) -> Result<uuid::Uuid> {
 impl Mutation {
     /// Creates an account and signs it in.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
+        ratelimit::check(ctx, Limit::Auth)?;
         let account = domain::accounts::sign_up(
             db(ctx)?,
             SignUp {
@@ -139,6 +141,12 @@ impl Mutation {
 
     /// Signs in; a wrong handle and a wrong password get the same answer.
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload> {
+        ratelimit::check(
+            ctx,
+            Limit::LogIn {
+                handle: &input.handle,
+            },
+        )?;
         let account = domain::accounts::log_in(db(ctx)?, &input.handle, input.password).await?;
         auth_payload(ctx, account)
     }
@@ -152,6 +160,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: ProvisionAccountInput,
     ) -> Result<User> {
+        ratelimit::check(ctx, Limit::Auth)?;
         let Some(ExternalSubject(subject)) = ctx.data_opt::<ExternalSubject>() else {
             return Err(AppError::Unauthenticated(
                 "provisionAccount needs a token from the identity provider".into(),
@@ -199,6 +208,7 @@ impl Mutation {
     /// Deletes the viewer's account and everything it made (password required; an account
     /// provisioned for an identity-provider identity has none: pass `""`).
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
+        ratelimit::check(ctx, Limit::Auth)?;
         let me = signed_in(ctx).await?;
         domain::accounts::delete_account(db(ctx)?, me, password).await?;
         Ok(true)
@@ -206,6 +216,7 @@ impl Mutation {
 
     /// Follows a user: approved at once if public, pending if private.
     async fn follow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<Follow> {
+        ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(&user_id)?;
         let db = db(ctx)?;
@@ -220,6 +231,7 @@ impl Mutation {
 
     /// Stops following a user (pending or approved). Returns whether a follow was removed.
     async fn unfollow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
+        ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
         Ok(domain::social::unfollow_user(db(ctx)?, me, self::user_id(&user_id)?).await?)
     }
@@ -254,6 +266,7 @@ impl Mutation {
 
     /// Blocks a user: follows both ways and likes on each other's videos are removed.
     async fn block_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
+        ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
         domain::social::block_user(db(ctx)?, me, self::user_id(&user_id)?).await?;
         Ok(true)
@@ -261,6 +274,7 @@ impl Mutation {
 
     /// Lifts a block; nothing it removed comes back. Returns whether a block was lifted.
     async fn unblock_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
+        ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
         Ok(domain::social::unblock_user(db(ctx)?, me, self::user_id(&user_id)?).await?)
     }
@@ -289,6 +303,7 @@ impl Mutation {
 
     /// Likes a video; liking twice keeps one like.
     async fn like_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
+        ratelimit::check(ctx, Limit::Likes)?;
         // The like's own transaction reads the liker's account (hot path: no extra look-up).
         let me = viewer(ctx).require()?;
         let id = decode_id("videoId", Kind::Video, &video_id)?;
@@ -299,6 +314,7 @@ impl Mutation {
 
     /// Takes a like back; idempotent.
     async fn unlike_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
+        ratelimit::check(ctx, Limit::Likes)?;
         let me = signed_in(ctx).await?;
         let id = decode_id("videoId", Kind::Video, &video_id)?;
         Ok(Video::from(

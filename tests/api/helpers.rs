@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConne
 use serde_json::{json, Value};
 use tally::{
     auth::{token::Tokens, AuthSettings, Viewer},
-    config::Limits,
+    config::{Limits, RateLimits},
     graphql::{build_schema, request_data, AppSchema},
     ids::{encode_id, CursorCodec, Kind},
     startup::Application,
@@ -220,6 +220,23 @@ impl TestApp {
             chrono::Duration::hours(24),
             AuthSettings::default(),
             limits,
+            listener,
+        )
+        .expect("build");
+        Self::start(app, db)
+    }
+
+    /// The service with rate limits on mutations (the other constructors have none).
+    pub async fn spawn_with_rate_limits(rate_limits: RateLimits) -> Self {
+        let db = fresh_db().await;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let app = Application::from_parts_with_rate_limits(
+            db.clone(),
+            SECRET,
+            chrono::Duration::hours(24),
+            AuthSettings::default(),
+            Limits::default(),
+            rate_limits,
             listener,
         )
         .expect("build");

@@ -10,4 +10,5 @@ mod idp_tokens;
 mod limits;
 mod privacy_props;
 mod privacy_rules;
+mod rate_limits;
 mod schema;
