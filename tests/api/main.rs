@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod batching;
 mod concurrency;
+mod faults;
 mod idp_tokens;
 mod limits;
 mod privacy_props;
