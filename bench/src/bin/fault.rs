@@ -518,7 +518,8 @@ async fn storm_client(
                     unknown: None,
                 }
             }
-            Outcome::RateLimited => {}
+            // Refused before any work: the pair is unchanged; slow down a little.
+            Outcome::RateLimited => tokio::time::sleep(Duration::from_millis(100)).await,
             _ => pair.unknown = Some(like),
         }
         log.ops.push(timed);
@@ -923,7 +924,7 @@ fn report_phases(tl: &Timeline, ops: &[Timed], probes: &[Probe]) {
             *answers.entry(key).or_default() += 1;
         }
         let slowest = during.iter().map(|p| p.timed.latency()).fold(0.0, f64::max);
-        println!("fault:   {kind:?} probes sent while down: {answers:?}, slowest {slowest:.2} s");
+        println!("fault:   {kind:?} probes sent while down, by answer: {answers:?}, slowest {slowest:.2} s");
     }
 }
 
@@ -997,8 +998,8 @@ async fn check_database(
     }
     let committed = unknown.iter().filter(|k| actual.contains_key(k)).count();
     println!(
-        "fault: likes rows {} = {} acknowledged liked pairs + {committed} liked of the {} pairs whose \
-         last request failed (missing {missing}, extra {extra}, duplicated {duplicated}, mislabelled {mislabelled})",
+        "fault: likes rows {}: {} acknowledged liked pairs, {committed} liked of the {} pairs whose \
+         last request failed (either state accepted); missing {missing}, extra {extra}, duplicated {duplicated}, mislabelled {mislabelled}",
         rows.len(),
         expected.len(),
         unknown.len()
