@@ -319,10 +319,17 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().body("ready"),
-        Err(e) => {
+    // Bounded well below the pool's acquire timeout: a probe must answer promptly while the
+    // database is away, not after the pool has given up on reconnecting.
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(1), state.db.ping()).await;
+    match ping {
+        Ok(Ok(())) => HttpResponse::Ok().body("ready"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "database not answering");
+            HttpResponse::ServiceUnavailable().body("database unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("database did not answer the readiness ping within 1 s");
             HttpResponse::ServiceUnavailable().body("database unavailable")
         }
     }

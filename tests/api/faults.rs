@@ -137,7 +137,13 @@ async fn readyz_fails_while_the_database_is_away_and_recovers_without_a_restart(
         assert_internal(status, &body, "a read while the database is away");
         // Within the execution timeout (5 s) and the pool's acquire timeout (5 s).
         assert!(started.elapsed() < Duration::from_secs(12));
+        let probe = Instant::now();
         assert_eq!(get(&app, "/readyz").await, 503);
+        assert!(
+            probe.elapsed() < Duration::from_secs(2),
+            "a readiness probe answers promptly while the database is away: {:?}",
+            probe.elapsed()
+        );
         assert_eq!(get(&app, "/healthz").await, 200);
     }
     let rows = admin
