@@ -26,9 +26,9 @@ const FOLLOWEE_COUNT: &str = "viewer_followee_count";
 
 /// `WITH` clause computing, once per statement, the two small sets the like streams and
 /// counts are driven by: the viewer's approved followees (and how many there are) and the
-/// accounts separated from it by a block. Their size is bounded by the viewer's own follow and block lists.
-/// Empty for an anonymous viewer (whose grants need neither).
-pub fn viewer_sets(viewer: Option<&str>) -> String {
+/// accounts separated from it by a block. Their size is bounded by the viewer's own follow
+/// and block lists. Empty for an anonymous viewer (whose grants need neither).
+fn viewer_sets(viewer: Option<&str>) -> String {
     match viewer {
         None => String::new(),
         Some(v) => format!(
