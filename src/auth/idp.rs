@@ -130,6 +130,13 @@ impl IdentityProvider {
                 "token subject must be 1–{MAX_SUBJECT_LEN} characters"
             )));
         }
+        // No account could ever be linked to it (PostgreSQL text cannot hold NUL): looking
+        // it up would fail inside the database.
+        if sub.contains('\0') {
+            return Err(AppError::Unauthenticated(
+                "token subject contains a NUL character".into(),
+            ));
+        }
         Ok(sub)
     }
 }

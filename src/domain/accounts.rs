@@ -93,6 +93,17 @@ fn check_len(field: &str, value: &str, min: usize, max: usize) -> AppResult<()> 
     Ok(())
 }
 
+/// Refuses text the database cannot store (PostgreSQL text holds no NUL).
+pub fn check_no_nul(field: &str, value: &str) -> AppResult<()> {
+    if value.contains('\0') {
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` must not contain NUL characters"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_birth_year(field: &str, year: Option<i32>) -> AppResult<()> {
     let current = chrono::Utc::now().year();
     match year {
@@ -108,13 +119,16 @@ fn check_profile(prefix: &str, c: &AccountChanges) -> AppResult<()> {
     let f = |name: &str| format!("{prefix}{name}");
     if let Some(d) = &c.display_name {
         check_len(&f("displayName"), d.trim(), 1, 100)?;
+        check_no_nul(&f("displayName"), d)?;
     }
     check_birth_year(&f("birthYear"), c.birth_year)?;
     if let Some(r) = &c.region {
         check_len(&f("region"), r, 1, 64)?;
+        check_no_nul(&f("region"), r)?;
     }
     if let Some(l) = &c.language {
         check_len(&f("language"), l, 1, 32)?;
+        check_no_nul(&f("language"), l)?;
     }
     Ok(())
 }
@@ -250,10 +264,16 @@ pub async fn log_in(
     handle: &str,
     password: String,
 ) -> AppResult<user::Model> {
-    let found = user::Entity::find()
-        .filter(user::Column::Handle.eq(handle.to_lowercase()))
-        .one(db)
-        .await?;
+    // No handle holds NUL, which PostgreSQL text cannot even be compared with: answered
+    // like an unknown handle.
+    let found = if handle.contains('\0') {
+        None
+    } else {
+        user::Entity::find()
+            .filter(user::Column::Handle.eq(handle.to_lowercase()))
+            .one(db)
+            .await?
+    };
     // An account without a password is checked like an unknown handle: same time, same answer.
     let ok = password::verify(password, found.as_ref().and_then(password_of)).await?;
     match found {

@@ -41,6 +41,10 @@ pub async fn visible_user_by_handle(
     viewer: Option<Uuid>,
     handle: &str,
 ) -> AppResult<Option<user::Model>> {
+    // No handle holds NUL, which PostgreSQL text cannot even be compared with.
+    if handle.contains('\0') {
+        return Ok(None);
+    }
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
     let h = q.bind(handle.to_lowercase());

@@ -29,6 +29,14 @@ pub fn hashtags(v: &video::Model) -> Vec<String> {
 }
 
 fn validate(input: &NewVideo) -> AppResult<()> {
+    use super::accounts::check_no_nul;
+    check_no_nul("input.caption", &input.caption)?;
+    for h in &input.hashtags {
+        check_no_nul("input.hashtags", h)?;
+    }
+    if let Some(s) = &input.sound {
+        check_no_nul("input.sound", s)?;
+    }
     if input.caption.chars().count() > 2200 {
         return Err(AppError::bad_input(
             "input.caption",

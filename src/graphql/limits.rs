@@ -24,6 +24,13 @@ use async_graphql::{
 
 use crate::{config::Limits, domain::page::MAX_FIRST, error::AppError};
 
+/// Deepest nesting of `{`, `[` and `(` a document may have (outside strings and comments).
+/// The parser recurses once or more per bracket before any limit of ours can look at the
+/// document, and only a guard on the remaining stack stops it: a few hundred nested
+/// inline fragments overflowed the stack of a debug build and aborted the process. Far
+/// beyond any real query (selections nest at most `--max-recursive-depth`, 24, deep).
+pub const MAX_NESTING: usize = 128;
+
 /// The most a single list field can be charged, so that sums of costs never overflow.
 const COST_CAP: usize = u32::MAX as usize;
 
@@ -60,27 +67,45 @@ pub struct LimitsExtension {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for LimitsExtension {
-    /// Errors outside any field (syntax, validation, the library's own limits, a missing
-    /// operation name) are about the client's document: they get `BAD_USER_INPUT` unless
-    /// they already carry a code. Resolver errors (which have a path) keep their own.
+    /// Every error leaves with a code. Errors outside any field (syntax, validation, the
+    /// library's own limits, a missing operation name) are about the client's document:
+    /// `BAD_USER_INPUT` unless they already carry a code. Inside a field, the resolvers'
+    /// errors carry their own; one without a code comes from the library coercing an
+    /// argument while executing (a required variable given no value, a variable's value
+    /// that is not of its type, which validation does not check): `BAD_USER_INPUT` too.
+    /// Anything else without a code is a bug: `INTERNAL`, its detail only in the log.
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        for error in response.errors.iter_mut().filter(|e| e.path.is_empty()) {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
+        for error in response.errors.iter_mut() {
+            let coded = error
+                .extensions
+                .as_ref()
+                .is_some_and(|e| e.get("code").is_some());
+            if coded {
+                continue;
+            }
+            if error.path.is_empty() || is_input_coercion(&error.message) {
+                let extensions = error.extensions.get_or_insert_with(Default::default);
                 extensions.set("code", "BAD_USER_INPUT");
+            } else {
+                tracing::error!(message = %error.message, path = ?error.path, "an error without a code");
+                let internal = server_error(AppError::internal(anyhow::anyhow!("uncoded error")));
+                error.message = internal.message;
+                error.extensions = internal.extensions;
             }
         }
         response
     }
 
-    /// Parses the document once and measures it before the library walks it.
+    /// Parses the document once and measures it before the library walks it; a document
+    /// nested absurdly deep is refused before it is parsed.
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        check_nesting(&request.query)?;
         check_document(request.parsed_query()?, &self.limits)?;
         next.run(ctx, request).await
     }
@@ -130,6 +155,17 @@ impl Extension for LimitsExtension {
     }
 }
 
+/// Whether `message` is one of async-graphql's own errors about an argument's value,
+/// raised while executing a field: a variable without a value (`Variable v is not
+/// defined.`) or a value the argument's type does not accept (`Failed to parse "Int": …`,
+/// `Expected input type "ID", found …`, `Invalid value for argument …`).
+fn is_input_coercion(message: &str) -> bool {
+    (message.starts_with("Variable ") && message.ends_with(" is not defined."))
+        || message.starts_with("Failed to parse \"")
+        || message.starts_with("Expected input type \"")
+        || message.starts_with("Invalid value for argument")
+}
+
 /// A query-shape refusal: `BAD_USER_INPUT` on `query`.
 fn refusal(message: String) -> ServerError {
     server_error(AppError::bad_input("query", message))
@@ -140,6 +176,62 @@ fn server_error(e: AppError) -> ServerError {
     let mut error = ServerError::new(e.message, None);
     error.extensions = e.extensions;
     error
+}
+
+/// Refuses a query whose brackets nest deeper than [`MAX_NESTING`], by a scan of the text
+/// that skips comments and (block) strings as the parser does.
+fn check_nesting(query: &str) -> ServerResult<()> {
+    enum At {
+        Code,
+        Comment,
+        Str,
+        Block,
+    }
+    let bytes = query.as_bytes();
+    let (mut at, mut depth, mut i) = (At::Code, 0usize, 0usize);
+    while let Some(&b) = bytes.get(i) {
+        match at {
+            At::Code => match b {
+                b'#' => at = At::Comment,
+                b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                    at = At::Block;
+                    i += 2;
+                }
+                b'"' => at = At::Str,
+                b'{' | b'[' | b'(' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Err(refusal(format!(
+                            "query is nested too deeply: brackets nest deeper than \
+                             {MAX_NESTING}"
+                        )));
+                    }
+                }
+                b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+            At::Comment => {
+                if b == b'\n' || b == b'\r' {
+                    at = At::Code;
+                }
+            }
+            At::Str => match b {
+                b'\\' => i += 1,
+                b'"' | b'\n' | b'\r' => at = At::Code,
+                _ => {}
+            },
+            At::Block => {
+                if bytes[i..].starts_with(b"\\\"\"\"") {
+                    i += 3;
+                } else if bytes[i..].starts_with(b"\"\"\"") {
+                    at = At::Code;
+                    i += 2;
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Checks every limit that the document alone decides.
@@ -385,7 +477,25 @@ impl<'a> Walk<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::page_cost;
+    use super::{check_nesting, page_cost, MAX_NESTING};
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings_and_comments() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_nesting(&nested(MAX_NESTING)).is_ok());
+        assert!(check_nesting(&nested(MAX_NESTING + 1)).is_err());
+        let hidden = "{".repeat(MAX_NESTING + 1);
+        for q in [
+            format!("{{ a(s: \"{hidden}\") }}"),
+            format!("{{ a(s: \"\\\"{hidden}\") }}"),
+            format!("{{ a(s: \"\"\"x\\\"\"\"{hidden}\"\"\") }}"),
+            format!("{{ a # {hidden}\n }}"),
+        ] {
+            assert!(check_nesting(&q).is_ok(), "{q}");
+        }
+        assert!(check_nesting(&format!("\"x\"{hidden}")).is_err());
+        assert!(check_nesting("}}}]])").is_ok());
+    }
 
     #[test]
     fn page_cost_clamps_first_and_never_overflows() {

@@ -7,6 +7,7 @@ mod accounts;
 mod batching;
 mod concurrency;
 mod faults;
+mod fuzz;
 mod idp_tokens;
 mod limits;
 mod privacy_props;
