@@ -3,6 +3,7 @@
 # tally-bench on PostgreSQL and SQLite. Extra arguments go to every tally-bench run.
 #   bench/run.sh                       # full: 1k / 100k / 1M likes, 0% 50% 99% private (PostgreSQL), 50% (SQLite)
 #   QUICK=1 bench/run.sh               # smoke: 1k / 10k likes, short runs
+#   SOAK=1 bench/run.sh                # soak: 600 s of mixed load on PostgreSQL, RSS sampled (SOAK_SECS to change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,12 @@ cargo build --release -p tally -p tally-bench
 BENCH=target/release/tally-bench
 OUT=bench/out
 mkdir -p "$OUT"
+if [ -n "${SOAK:-}" ]; then
+  # 1k / 10k likes are enough: the soak is about staying up and flat, not about scale.
+  "$BENCH" --backend postgres --sizes 1000,10000 --viewer-follows 500 --soak "${SOAK_SECS:-600}" "$@"
+  echo "result: $OUT/soak-postgres.md"
+  exit 0
+fi
 if [ -n "${QUICK:-}" ]; then
   COMMON=(--sizes 1000,10000 --duration 3 --floor-iterations 100 --viewer-follows 500 "$@")
   "$BENCH" --backend postgres --private-share 0.5 "${COMMON[@]}"

@@ -4,6 +4,10 @@
 //! release `tally` binary on it, drive a fixed query mix over HTTP with `wrk` (warm-up, then a
 //! fixed moderate rate, then saturation, every response body checked for `errors`), run the
 //! same SQL in-process as the floor, and print one table.
+//!
+//! `--soak <secs>` runs the soak instead (see [`soak`]): the same dataset and server, then
+//! mixed reads and writes at a fixed moderate rate for that long, the server's RSS sampled
+//! throughout, and a verdict on errors and memory growth.
 use std::{
     collections::HashSet,
     fmt::Write as _,
@@ -86,11 +90,24 @@ struct Args {
     out: PathBuf,
     #[arg(long, default_value_t = 18_181)]
     port: u16,
+    /// Run the soak instead of the benchmark: mixed load at `--rate` for this many seconds.
+    #[arg(long, value_name = "SECS")]
+    soak: Option<u64>,
+    /// Seconds between two samples of the server's RSS during the soak.
+    #[arg(long, default_value_t = 5)]
+    soak_sample_secs: u64,
+    /// Accounts of the dataset that like, follow and read during the soak (each a token).
+    #[arg(long, default_value_t = 4000)]
+    soak_accounts: usize,
 }
 
 /// What the seeding produced and the scenarios need.
 struct Dataset {
     viewer: Uuid,
+    /// The public author of the sized videos and the hot video.
+    creator: Uuid,
+    /// Accounts are `u0` … `u{accounts - 1}` (plus `creator` and `viewer`).
+    accounts: usize,
     videos: Vec<(usize, Uuid)>,
     hot_video: Uuid,
     storm_users: Vec<Uuid>,
@@ -114,6 +131,9 @@ struct Row {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
+    if let Some(secs) = args.soak {
+        return soak(&args, secs).await;
+    }
     let tag = format!(
         "{}-p{}",
         match args.backend {
@@ -474,6 +494,8 @@ async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Dataset> {
         .collect();
     Ok(Dataset {
         viewer,
+        creator,
+        accounts: n,
         videos,
         hot_video,
         storm_users,
@@ -564,10 +586,20 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
 }
 
 fn peak_rss_mb(pid: u32) -> f64 {
+    proc_status_mb(pid, "VmHWM:")
+}
+
+/// The process's resident set now, in MB.
+fn rss_mb(pid: u32) -> f64 {
+    proc_status_mb(pid, "VmRSS:")
+}
+
+/// A `kB` line of `/proc/<pid>/status`, in MB (NaN if unreadable).
+fn proc_status_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
@@ -666,14 +698,10 @@ end"#
     Ok(path)
 }
 
-fn wrk(
-    port: u16,
-    script: &Path,
-    connections: u64,
-    threads: u64,
-    secs: u64,
-) -> anyhow::Result<WrkResult> {
-    let out = Command::new("wrk")
+/// The `wrk` command line for `secs` seconds of `script` over `connections`.
+fn wrk_command(port: u16, script: &Path, connections: u64, threads: u64, secs: u64) -> Command {
+    let mut command = Command::new("wrk");
+    command
         .args([
             "-t",
             &threads.to_string(),
@@ -686,10 +714,25 @@ fn wrk(
             "-s",
         ])
         .arg(script)
-        .arg(format!("http://127.0.0.1:{port}/graphql"))
+        .arg(format!("http://127.0.0.1:{port}/graphql"));
+    command
+}
+
+fn wrk(
+    port: u16,
+    script: &Path,
+    connections: u64,
+    threads: u64,
+    secs: u64,
+) -> anyhow::Result<WrkResult> {
+    let out = wrk_command(port, script, connections, threads, secs)
         .output()
         .context("running wrk (install it: apt-get install -y wrk)")?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    parse_wrk(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Reads the `RESULT` line that [`LUA_CHECK`] prints (and reports `FIRST_BAD`).
+fn parse_wrk(text: &str) -> anyhow::Result<WrkResult> {
     if let Some(bad) = text.lines().find(|l| l.starts_with("FIRST_BAD")) {
         eprintln!("  first failing response: {bad}");
     }
@@ -1046,4 +1089,593 @@ fn print_table(
         );
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The soak (issue 4): ten minutes of mixed load, no error, RSS flat.
+// ---------------------------------------------------------------------------------------
+
+/// Seconds between two sign-ups in the soak: under the default per-address sign-up rate
+/// limit (5 a minute), so that no answer is `RATE_LIMITED`.
+const SOAK_SIGNUP_EVERY_SECS: u64 = 20;
+/// Allowed change of the median RSS from the middle third of the run to the last third.
+/// Medians, not means: each sign-up hashes a password with Argon2id (19 MiB), so a sample
+/// taken just after one is up to ~20 MB higher than its neighbours; a leak moves the
+/// median, a transient spike does not.
+const SOAK_RSS_TOLERANCE: f64 = 0.10;
+
+/// The kinds of request of the soak mix, as the Lua script counts them.
+const SOAK_KINDS: [&str; 11] = [
+    "feed",
+    "visibleLikers",
+    "user",
+    "likedVideos",
+    "likeCount",
+    "like",
+    "unlike",
+    "follow",
+    "unfollow",
+    "signUp",
+    "ownFeed",
+];
+
+/// One RSS sample: seconds since the load started, MB.
+type Sample = (f64, f64);
+
+/// What a soak run measured.
+struct SoakReport {
+    tag: String,
+    secs: u64,
+    connections: u64,
+    wrk: WrkResult,
+    socket_errors: u64,
+    mix: Vec<(String, u64)>,
+    first_bad: Option<String>,
+    samples: Vec<Sample>,
+    hot_like_count: i64,
+    hot_rows: i64,
+    load_before: String,
+    load_after: String,
+    accounts: usize,
+}
+
+fn median(xs: &[Sample]) -> f64 {
+    let mut v: Vec<f64> = xs.iter().map(|s| s.1).collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    percentile(&v, 0.5)
+}
+
+impl SoakReport {
+    /// Median RSS of the middle and the last third of the samples, and the relative change.
+    fn thirds(&self) -> (f64, f64, f64) {
+        let n = self.samples.len();
+        let middle = median(&self.samples[n / 3..2 * n / 3]);
+        let last = median(&self.samples[2 * n / 3..]);
+        (middle, last, last / middle - 1.0)
+    }
+
+    fn errors(&self) -> u64 {
+        self.wrk.bad
+    }
+
+    /// Whether the run passes: answers, no error, counters agree, RSS not growing.
+    fn failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.wrk.requests == 0 {
+            out.push("no request was answered".to_owned());
+        }
+        if self.errors() > 0 {
+            out.push(format!(
+                "{} of {} answers were errors",
+                self.errors(),
+                self.wrk.requests
+            ));
+        }
+        if self.samples.len() < 6 {
+            out.push(format!(
+                "only {} RSS samples: run longer",
+                self.samples.len()
+            ));
+        } else {
+            let (_, _, change) = self.thirds();
+            if change > SOAK_RSS_TOLERANCE {
+                out.push(format!(
+                    "median RSS grew {:.1} % from the middle third to the last third (over {:.0} %)",
+                    change * 100.0,
+                    SOAK_RSS_TOLERANCE * 100.0
+                ));
+            }
+        }
+        if self.hot_like_count != self.hot_rows {
+            out.push(format!(
+                "hot video: likeCount {} but {} like rows",
+                self.hot_like_count, self.hot_rows
+            ));
+        }
+        out
+    }
+
+    fn markdown(&self, args: &Args) -> anyhow::Result<String> {
+        let mut s = String::new();
+        let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+        writeln!(
+            s,
+            "## {}: {} s of mixed load at a fixed {} req/s target ({} connections)\n",
+            self.tag, self.secs, args.rate, self.connections
+        )?;
+        writeln!(
+            s,
+            "Machine: {cpus} vCPU; load average before `{}`, after `{}` (other processes, e.g. \
+             builds, may have shared the CPUs). Dataset: seed {}, sizes {:?}, {} accounts; {} of \
+             them write and read with their own tokens.\n",
+            self.load_before,
+            self.load_after,
+            args.seed,
+            args.sizes,
+            self.accounts,
+            args.soak_accounts
+        )?;
+        writeln!(
+            s,
+            "| requests | errors | socket errors | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|"
+        )?;
+        writeln!(
+            s,
+            "| {} | {} | {} | {:.1} | {:.2} | {:.2} |\n",
+            self.wrk.requests,
+            self.errors(),
+            self.socket_errors,
+            self.wrk.rps,
+            self.wrk.p50_ms,
+            self.wrk.p99_ms
+        )?;
+        let mix: Vec<String> = self.mix.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(s, "Requests sent by kind: {}.\n", mix.join(", "))?;
+        if let Some(bad) = &self.first_bad {
+            writeln!(s, "First failing answer: `{bad}`\n")?;
+        }
+        writeln!(
+            s,
+            "Hot video after the run: likeCount {} vs {} like rows.\n",
+            self.hot_like_count, self.hot_rows
+        )?;
+        if let (Some(first), Some(last)) = (self.samples.first(), self.samples.last()) {
+            let mid = self.samples[self.samples.len() / 2];
+            let (m, l, change) = self.thirds();
+            let peak = self.samples.iter().map(|s| s.1).fold(0.0, f64::max);
+            let verdict = if change.abs() <= SOAK_RSS_TOLERANCE {
+                "flat"
+            } else if change > 0.0 {
+                "GROWING"
+            } else {
+                "shrinking"
+            };
+            writeln!(
+                s,
+                "Server RSS: start {:.1} MB (t = {:.0} s), middle {:.1} MB (t = {:.0} s), end {:.1} MB \
+                 (t = {:.0} s), peak {peak:.1} MB; median of the middle third {m:.1} MB, of the last third \
+                 {l:.1} MB: \
+                 {:+.1} % → **{verdict}** (limit ±{:.0} %).\n",
+                first.1,
+                first.0,
+                mid.1,
+                mid.0,
+                last.1,
+                last.0,
+                change * 100.0,
+                SOAK_RSS_TOLERANCE * 100.0
+            )?;
+            let every = (self.samples.len() / 20).max(1);
+            let shown: Vec<String> = self
+                .samples
+                .iter()
+                .step_by(every)
+                .map(|(t, mb)| format!("{t:.0} s: {mb:.1}"))
+                .collect();
+            writeln!(s, "RSS samples (MB): {}.\n", shown.join(", "))?;
+        }
+        let failures = self.failures();
+        if failures.is_empty() {
+            writeln!(s, "Verdict: **pass** (no error, RSS flat, counters agree).")?;
+        } else {
+            writeln!(s, "Verdict: **FAIL**: {}.", failures.join("; "))?;
+        }
+        Ok(s)
+    }
+}
+
+/// `tally-bench --soak <secs>`: seeds the dataset (use small `--sizes`), starts the release
+/// server, and drives `secs` seconds of mixed load at `--rate` with `wrk` (every answer
+/// checked for `errors`) while sampling the server's RSS every `--soak-sample-secs`.
+/// Writes `bench/out/soak-<backend>.md`; fails on any error, a counter that disagrees with
+/// its rows, or the median RSS growing more than 10 % from the middle third of the run to
+/// the last.
+async fn soak(args: &Args, secs: u64) -> anyhow::Result<()> {
+    let backend = match args.backend {
+        Backend::Postgres => "postgres",
+        Backend::Sqlite => "sqlite",
+    };
+    let tag = format!("soak-{backend}");
+    let url = prepare_database(args, &tag).await?;
+    let db = db::connect(&url, 4).await?;
+    Migrator::up(&db, None).await?;
+    let started = Instant::now();
+    let data = seed(&db, args).await?;
+    println!(
+        "seeded {tag} in {:.1} s; soaking for {secs} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut server = start_server(args, &url)?;
+    let result = run_soak(args, &db, &data, &tag, secs, &mut server).await;
+    server.kill().ok();
+    server.wait().ok();
+    let report = result?;
+    let text = report.markdown(args)?;
+    print!("\n{text}");
+    let path = args.out.join(format!("{tag}.md"));
+    std::fs::write(&path, &text)?;
+    println!("written to {}", path.display());
+    let failures = report.failures();
+    if !failures.is_empty() {
+        bail!("soak failed: {}", failures.join("; "));
+    }
+    Ok(())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+async fn run_soak(
+    args: &Args,
+    db: &DatabaseConnection,
+    data: &Dataset,
+    tag: &str,
+    secs: u64,
+    server: &mut Child,
+) -> anyhow::Result<SoakReport> {
+    let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(24))?;
+    let token = |id: Uuid| {
+        tokens
+            .issue(id)
+            .map(|(t, _)| t)
+            .map_err(|e| anyhow::anyhow!(e.message()))
+    };
+    let writers = data
+        .storm_users
+        .iter()
+        .take(args.soak_accounts.max(1))
+        .map(|u| token(*u))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let connections = 4u64;
+    let threads = 2u64;
+    let delay = (connections * 1000 / args.rate.max(1)).max(1);
+    let path = soak_script(
+        &args.out,
+        &SoakScript {
+            viewer: token(data.viewer)?,
+            writers,
+            sized: data
+                .videos
+                .iter()
+                .map(|(_, v)| encode_id(Kind::Video, *v))
+                .collect(),
+            hot: encode_id(Kind::Video, data.hot_video),
+            creator: encode_id(Kind::User, data.creator),
+            accounts: data.accounts,
+            threads,
+            delay_ms: delay,
+            nonce: format!("{:x}", chrono::Utc::now().timestamp() % 0xff_ffff),
+        },
+    )?;
+    let load_before = load_average();
+    let mut wrk = wrk_command(args.port, &path, connections, threads, secs)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running wrk (install it: apt-get install -y wrk)")?;
+    let t0 = Instant::now();
+    let every = Duration::from_secs(args.soak_sample_secs.max(1));
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut next_note = 60.0;
+    loop {
+        tokio::time::sleep(every).await;
+        if let Some(status) = server.try_wait()? {
+            let _ = wrk.kill();
+            bail!("{tag}: the server exited during the soak ({status})");
+        }
+        if wrk.try_wait()?.is_some() {
+            break;
+        }
+        let t = t0.elapsed().as_secs_f64();
+        samples.push((t, rss_mb(server.id())));
+        if t >= next_note {
+            println!("  {t:.0} s: RSS {:.1} MB", rss_mb(server.id()));
+            next_note += 60.0;
+        }
+    }
+    let out = wrk.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let result = parse_wrk(&text)?;
+    let socket_errors = text
+        .lines()
+        .find(|l| l.starts_with("RESULT"))
+        .and_then(|l| l.split_whitespace().nth(6)?.parse().ok())
+        .unwrap_or(0);
+    let mix = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MIX "))
+        .map(|l| {
+            SOAK_KINDS
+                .iter()
+                .zip(l.split_whitespace())
+                .map(|(k, n)| ((*k).to_owned(), n.parse().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let first_bad = text
+        .lines()
+        .find_map(|l| l.strip_prefix("FIRST_BAD "))
+        .map(str::to_owned);
+    let load_after = load_average();
+    // The hot video's counter, as the API answers it, against its rows.
+    let body = serde_json::json!({
+        "query": "query($v: ID!) { video(id: $v) { likeCount } }",
+        "variables": { "v": encode_id(Kind::Video, data.hot_video) },
+    });
+    let answer = http_post(args.port, &body.to_string())?;
+    let hot_like_count = answer["data"]["video"]["likeCount"]
+        .as_i64()
+        .with_context(|| format!("hot video likeCount: {answer}"))?;
+    let mut q = Sql::default();
+    let v = q.bind(data.hot_video);
+    q.push(&format!(
+        "SELECT COUNT(*) AS n FROM likes WHERE video_id = {v}"
+    ));
+    let row = q
+        .one(db)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?
+        .context("count")?;
+    let hot_rows: i64 = row.try_get("", "n")?;
+    Ok(SoakReport {
+        tag: tag.to_owned(),
+        secs,
+        connections,
+        wrk: result,
+        socket_errors,
+        mix,
+        first_bad,
+        samples,
+        hot_like_count,
+        hot_rows,
+        load_before,
+        load_after,
+        accounts: data.accounts,
+    })
+}
+
+/// POSTs a JSON body to `/graphql` and returns the JSON answer.
+fn http_post(port: u16, body: &str) -> anyhow::Result<serde_json::Value> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let (head, json) = out.split_once("\r\n\r\n").context("HTTP answer")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("POST /graphql: {head}");
+    }
+    Ok(serde_json::from_str(json)?)
+}
+
+/// What the soak's Lua script is built from.
+struct SoakScript {
+    viewer: String,
+    writers: Vec<String>,
+    sized: Vec<String>,
+    hot: String,
+    creator: String,
+    accounts: usize,
+    threads: u64,
+    delay_ms: u64,
+    nonce: String,
+}
+
+/// The body of a GraphQL request whose variable `name` is spliced in by Lua: the text
+/// before and after the value.
+fn body_around(query: &str, name: &str) -> (String, String) {
+    let body = serde_json::json!({ "query": query, "variables": { name: "@@" } }).to_string();
+    let (a, b) = body.split_once("@@").unwrap_or((&body, ""));
+    (a.to_owned(), b.to_owned())
+}
+
+/// The mixed-load script: per 20 requests of a connection's thread, 4 `feed` and 4
+/// `visibleLikers` (the measured viewer), 3 `user` (viewer or anonymous), 2 `likedVideos`
+/// of a user and 1 of the caller's own, 1 anonymous `likeCount`, 1 feed of a writer, and
+/// one each of `likeVideo`, `unlikeVideo` (hot video), `followUser`, `unfollowUser` (the
+/// public creator) as writer accounts taken in turn (each unlike and unfollow 50 turns
+/// after its like/follow); plus one `signUp` every [`SOAK_SIGNUP_EVERY_SECS`] on the first
+/// thread. Every answer is expected to be a 200 without `errors`.
+fn soak_script(out: &Path, p: &SoakScript) -> anyhow::Result<PathBuf> {
+    let mut s = String::new();
+    writeln!(s, "local viewer = \"{}\"", p.viewer)?;
+    s.push_str("local writers = {\n");
+    for t in &p.writers {
+        writeln!(s, "  \"{t}\",")?;
+    }
+    s.push_str("}\nlocal sized = {\n");
+    for v in &p.sized {
+        writeln!(s, "  \"{v}\",")?;
+    }
+    s.push_str("}\n");
+    writeln!(s, "local accounts = {}", p.accounts)?;
+    writeln!(s, "local nthreads = {}", p.threads)?;
+    writeln!(s, "local nonce = \"{}\"", p.nonce)?;
+    writeln!(s, "local signup_every = {SOAK_SIGNUP_EVERY_SECS}")?;
+    let constant = |name: &str, query: &str, vars: serde_json::Value, s: &mut String| {
+        let body = serde_json::json!({ "query": query, "variables": vars }).to_string();
+        writeln!(s, "local {name} = {}", lua_string(&body))
+    };
+    constant(
+        "q_feed",
+        "{ feed(first: 20) { edges { node { author { handle } likeCount viewerHasLiked \
+         visibleLikers(first: 3) { totalCount hiddenCount edges { node { handle } } } } } } }",
+        serde_json::json!({}),
+        &mut s,
+    )?;
+    constant(
+        "q_own_liked",
+        "{ viewer { likedVideos(first: 10) { edges { node { id likeCount } } } } }",
+        serde_json::json!({}),
+        &mut s,
+    )?;
+    constant(
+        "q_like",
+        "mutation($v: ID!) { likeVideo(videoId: $v) { likeCount viewerHasLiked } }",
+        serde_json::json!({ "v": p.hot }),
+        &mut s,
+    )?;
+    constant(
+        "q_unlike",
+        "mutation($v: ID!) { unlikeVideo(videoId: $v) { likeCount viewerHasLiked } }",
+        serde_json::json!({ "v": p.hot }),
+        &mut s,
+    )?;
+    constant(
+        "q_follow",
+        "mutation($u: ID!) { followUser(userId: $u) { state } }",
+        serde_json::json!({ "u": p.creator }),
+        &mut s,
+    )?;
+    constant(
+        "q_unfollow",
+        "mutation($u: ID!) { unfollowUser(userId: $u) }",
+        serde_json::json!({ "u": p.creator }),
+        &mut s,
+    )?;
+    constant(
+        "q_count",
+        "query($v: ID!) { video(id: $v) { likeCount } }",
+        serde_json::json!({ "v": p.hot }),
+        &mut s,
+    )?;
+    let spliced = |name: &str, query: &str, var: &str, s: &mut String| {
+        let (a, b) = body_around(query, var);
+        writeln!(
+            s,
+            "local {name}_a = {}\nlocal {name}_b = {}",
+            lua_string(&a),
+            lua_string(&b)
+        )
+    };
+    spliced(
+        "q_likers",
+        "query($id: ID!) { video(id: $id) { likeCount visibleLikers(first: 20) { totalCount \
+         hiddenCount edges { likedAt node { handle } } pageInfo { hasNextPage endCursor } } } }",
+        "id",
+        &mut s,
+    )?;
+    spliced(
+        "q_user",
+        "query($h: String!) { user(handle: $h) { handle followerCount followingCount \
+         viewerFollowState videos(first: 5) { edges { node { id likeCount } } } } }",
+        "h",
+        &mut s,
+    )?;
+    spliced(
+        "q_liked",
+        "query($h: String!) { user(handle: $h) { likedVideos(first: 10) { edges { node { id \
+         likeCount } } } } }",
+        "h",
+        &mut s,
+    )?;
+    spliced(
+        "q_signup",
+        "mutation($h: String!) { signUp(input: { handle: $h, password: \"soak-password-1\" }) \
+         { user { id } } }",
+        "h",
+        &mut s,
+    )?;
+    writeln!(s, "function delay() return {} end", p.delay_ms)?;
+    s.push_str(
+        r#"
+local kinds = { "feed", "visibleLikers", "user", "likedVideos", "likeCount", "like", "unlike",
+  "follow", "unfollow", "signUp", "ownFeed" }
+sent = {}
+local next_signup = 0
+local function post(token, body, kind)
+  sent[kind] = (sent[kind] or 0) + 1
+  local h = { ["Content-Type"] = "application/json" }
+  if token ~= nil then h["Authorization"] = "Bearer " .. token end
+  return wrk.format("POST", "/graphql", h, body)
+end
+-- The writer `lag` turns before turn `w` of this thread (threads take turns in between).
+local function writer(w, lag)
+  local i = ((w - lag) * nthreads + k) % #writers
+  return writers[i + 1]
+end
+local turn_like, turn_follow = 0, 0
+function request()
+  n = n + 1
+  if k == 0 and os.time() >= next_signup then
+    next_signup = os.time() + signup_every
+    local c = sent["signUp"] or 0
+    return post(nil, q_signup_a .. "s" .. nonce .. "_" .. c .. q_signup_b, "signUp")
+  end
+  local slot = n % 20
+  local r = (n * 7919 + k * 104729) % accounts
+  if slot < 4 then return post(viewer, q_feed, "feed") end
+  if slot < 8 then
+    return post(viewer, q_likers_a .. sized[math.floor(n / 20) % #sized + 1] .. q_likers_b, "visibleLikers")
+  end
+  if slot < 11 then
+    local who = nil
+    if slot == 10 then who = viewer end
+    return post(who, q_user_a .. "u" .. r .. q_user_b, "user")
+  end
+  if slot < 13 then return post(viewer, q_liked_a .. "u" .. r .. q_liked_b, "likedVideos") end
+  if slot == 13 then return post(writer(turn_like, 7), q_own_liked, "likedVideos") end
+  if slot == 14 then return post(nil, q_count, "likeCount") end
+  if slot == 15 then
+    turn_like = turn_like + 1
+    return post(writer(turn_like, 0), q_like, "like")
+  end
+  if slot == 16 then return post(writer(turn_like, 50), q_unlike, "unlike") end
+  if slot == 17 then
+    turn_follow = turn_follow + 1
+    return post(writer(turn_follow, 0), q_follow, "follow")
+  end
+  if slot == 18 then return post(writer(turn_follow, 50), q_unfollow, "unfollow") end
+  return post(writer(turn_follow, 25), q_feed, "ownFeed")
+end
+"#,
+    );
+    s.push_str(LUA_CHECK);
+    s.push_str(
+        r#"
+local check_done = done
+function done(summary, latency, requests)
+  check_done(summary, latency, requests)
+  local totals = {}
+  for _, t in ipairs(threads) do
+    local counts = t:get("sent")
+    for _, kind in ipairs(kinds) do
+      totals[kind] = (totals[kind] or 0) + (counts[kind] or 0)
+    end
+  end
+  local line = "MIX"
+  for _, kind in ipairs(kinds) do line = line .. " " .. (totals[kind] or 0) end
+  io.write(line .. "\n")
+end
+"#,
+    );
+    let path = out.join("soak.lua");
+    std::fs::write(&path, s)?;
+    Ok(path)
 }
