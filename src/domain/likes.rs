@@ -175,7 +175,7 @@ pub struct VisibleLikers {
 /// viewer can see each video (Rule V).
 ///
 /// Each page is the merge of one bounded stream per [`LikeGrant`] (see
-/// [`LikeGrant::likes_of`]), so its cost does not depend on how many likes the viewer cannot
+/// [`LikeGrant::stream`]), so its cost does not depend on how many likes the viewer cannot
 /// see; the `Follower` grant's likes are computed once per video and shared by its pages and
 /// its total. The pages of all requests are `UNION ALL`ed and told apart by a request number.
 pub async fn visible_likers_batch(
@@ -254,7 +254,7 @@ pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]
             }
             q.push(&format!(
                 "SELECT * FROM (SELECT l.user_id, l.created_at FROM {}",
-                grant.likes_of(v.as_deref(), &videos[j], j)
+                grant.stream(v.as_deref(), &videos[j], j)
             ));
             req.apply(&mut q, "l.created_at", "l.user_id");
             q.push(&format!(") s{i}"));

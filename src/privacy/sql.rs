@@ -50,30 +50,58 @@ const FOLLOWER_LIKES: &str = "follower_likes";
 /// computed once so that a page and its count share the one part of either whose cost grows
 /// with the viewer's follow list.
 pub fn like_sets(viewer: Option<&str>, videos: &[String]) -> String {
-    if viewer.is_none() || videos.is_empty() {
+    if videos.is_empty() {
         return viewer_sets(viewer);
     }
-    let streams: Vec<String> = videos
+    let Some(v) = viewer else {
+        return viewer_sets(viewer);
+    };
+    let candidates: Vec<String> = videos
         .iter()
         .enumerate()
         .map(|(j, video)| {
             format!(
                 "SELECT {j} AS j, l.user_id, l.created_at FROM {}",
-                LikeGrant::Follower.stream(viewer, video)
+                followee_likes(v, video)
             )
         })
         .collect();
     format!(
         "{}, {FOLLOWER_LIKES} AS MATERIALIZED ({}) ",
         viewer_sets(viewer).trim_end(),
-        streams.join(" UNION ALL ")
+        candidates.join(" UNION ALL ")
+    )
+}
+
+/// The `Follower` grant's likes of `video`, as a subquery aliased `l` with the columns
+/// `user_id` and `created_at`, where a `NULL` time stands for a followee who has no such like
+/// (readers skip those rows). Whichever set is smaller drives it: the viewer's followees,
+/// each probed for a like, or the video's `FOLLOWERS` likes, each checked against the
+/// followees. The guard depends on neither row, so each branch runs or is skipped as a
+/// whole; both yield the same likes. The `NULL` rows are kept rather than filtered here: a
+/// filter on the probe's result would be pushed into the subquery and run every probe twice.
+fn followee_likes(v: &str, video: &str) -> String {
+    let few_likes = format!(
+        "{} < (SELECT n FROM {FOLLOWEE_COUNT})",
+        counters::sum("followers_likes", video)
+    );
+    format!(
+        "(SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
+         WHERE NOT ({few_likes}) AND f.id <> {v} AND {} \
+         UNION ALL SELECT w.user_id, w.created_at FROM likes w \
+         WHERE w.video_id = {video} AND w.audience = 'FOLLOWERS' AND {few_likes} \
+         AND w.user_id <> {v} AND {} AND {}) l",
+        probe_like(video, "f.id", "created_at", "FOLLOWERS"),
+        not_separated("f.id"),
+        checked_against_followees("w.user_id"),
+        not_separated("w.user_id"),
     )
 }
 
 /// Column `col` of `liker`'s like of `video` if its audience is `audience`, else NULL: one
-/// index-only probe of `(video_id, audience, user_id, created_at)`. Written as a scalar subquery on purpose, so that the planner cannot
-/// turn it into a join that scans the video's likes; sets of likers are walked one probe
-/// per member.
+/// index-only probe of `(video_id, audience, user_id, created_at)`. Written as a scalar
+/// subquery on purpose, so that the planner cannot turn it into a join that scans the
+/// video's likes; sets of likers are walked one probe per member.
 fn probe_like(video: &str, liker: &str, col: &str, audience: &str) -> String {
     format!(
         "(SELECT pl.{col} FROM likes pl WHERE pl.video_id = {video} AND pl.user_id = {liker} \
@@ -144,15 +172,14 @@ impl LikeGrant {
         }
     }
 
-    /// The likes of the video `video` this grant shows, as `FROM … WHERE …` over the alias
-    /// `l` (likes), inside a statement that starts with [`like_sets`]. Equivalent to
-    /// filtering by [`LikeGrant::predicate`], but each stream is driven by an index whose
-    /// cost does not depend on the likes the viewer cannot see: `Own` is one primary-key
-    /// probe, `Public` walks the video's `EVERYONE` likes newest first, `Follower` probes
-    /// the video's likes once per followee of the viewer, or walks the video's `FOLLOWERS`
-    /// likes when there are fewer of them than followees. Either way the rows have the
-    /// columns `l.user_id` and `l.created_at`.
-    fn stream(self, viewer: Option<&str>, video: &str) -> String {
+    /// The likes of `video`, the `j`-th video of a statement that starts with [`like_sets`],
+    /// that this grant shows, as `FROM … WHERE …` over the alias `l` with the columns
+    /// `l.user_id` and `l.created_at`. Equivalent to filtering by [`LikeGrant::predicate`],
+    /// but each stream is driven by an index whose cost does not depend on the likes the
+    /// viewer cannot see: `Own` is one primary-key probe, `Public` walks the video's
+    /// `EVERYONE` likes newest first, `Follower` reads the likes [`like_sets`] found once per
+    /// video for the page and the count alike.
+    pub fn stream(self, viewer: Option<&str>, video: &str, j: usize) -> String {
         match (self, viewer) {
             (LikeGrant::Own, None) | (LikeGrant::Follower, None) => {
                 format!("likes l WHERE l.video_id = {video} AND 1 = 0")
@@ -165,37 +192,18 @@ impl LikeGrant {
                 "likes l WHERE l.video_id = {video} AND l.audience = 'EVERYONE' AND l.user_id <> {v} AND {}",
                 not_separated("l.user_id")
             ),
-            (LikeGrant::Follower, Some(v)) => {
-                // Whichever set is smaller drives the stream: the viewer's followees, each
-                // probed for a like, or the video's `FOLLOWERS` likes, each checked against
-                // the followees. The guard depends on neither row, so each branch is run or
-                // skipped as a whole; both yield the same likes.
-                let few_likes = format!(
-                    "{} < (SELECT n FROM {FOLLOWEE_COUNT})",
-                    counters::sum("followers_likes", video)
-                );
-                format!(
-                    "(SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
-                     WHERE NOT ({few_likes}) AND f.id <> {v} AND {} \
-                     UNION ALL SELECT w.user_id, w.created_at FROM likes w \
-                     WHERE w.video_id = {video} AND w.audience = 'FOLLOWERS' AND {few_likes} \
-                     AND w.user_id <> {v} AND {} AND {}) l \
-                     WHERE l.created_at IS NOT NULL",
-                    probe_like(video, "f.id", "created_at", "FOLLOWERS"),
-                    not_separated("f.id"),
-                    checked_against_followees("w.user_id"),
-                    not_separated("w.user_id"),
-                )
+            (LikeGrant::Follower, Some(_)) => {
+                format!("{FOLLOWER_LIKES} l WHERE l.j = {j} AND l.created_at IS NOT NULL")
             }
         }
     }
 
-    /// The number of likes on `video` this grant shows, as a scalar expression inside a
-    /// statement that starts with [`like_sets`]. `Public` starts from the maintained
-    /// `everyone_likes` counters and subtracts only the exceptions (the viewer's own like and
-    /// likers separated by a block), so no count costs more than the viewer's own follow and
-    /// block lists.
-    fn count(self, viewer: Option<&str>, video: &str) -> String {
+    /// The number of likes on `video` (the `j`-th of a statement that starts with
+    /// [`like_sets`]) this grant shows, as a scalar expression. `Public` starts from the
+    /// maintained `everyone_likes` counters and subtracts only the exceptions (the viewer's
+    /// own like and likers separated by a block), so no count costs more than the viewer's own
+    /// follow and block lists.
+    fn count(self, viewer: Option<&str>, video: &str, j: usize) -> String {
         match (self, viewer) {
             (LikeGrant::Public, None) => counters::sum("everyone_likes", video),
             (LikeGrant::Public, Some(v)) => format!(
@@ -205,27 +213,7 @@ impl LikeGrant {
                 counters::sum("everyone_likes", video),
                 probe_like(video, "s.id", "created_at", "EVERYONE")
             ),
-            _ => format!("(SELECT COUNT(*) FROM {})", self.stream(viewer, video)),
-        }
-    }
-
-    /// [`LikeGrant::stream`] of the `j`-th video of a statement that starts with
-    /// [`like_sets`]: the `Follower` grant reads the likes computed there once.
-    pub fn likes_of(self, viewer: Option<&str>, video: &str, j: usize) -> String {
-        match (self, viewer) {
-            (LikeGrant::Follower, Some(_)) => format!("{FOLLOWER_LIKES} l WHERE l.j = {j}"),
-            _ => self.stream(viewer, video),
-        }
-    }
-
-    /// [`LikeGrant::count`] of the `j`-th video of a statement that starts with
-    /// [`like_sets`], likewise.
-    fn count_of(self, viewer: Option<&str>, video: &str, j: usize) -> String {
-        match (self, viewer) {
-            (LikeGrant::Follower, Some(_)) => {
-                format!("(SELECT COUNT(*) FROM {FOLLOWER_LIKES} l WHERE l.j = {j})")
-            }
-            _ => self.count(viewer, video),
+            _ => format!("(SELECT COUNT(*) FROM {})", self.stream(viewer, video, j)),
         }
     }
 }
@@ -244,7 +232,7 @@ pub fn like_visible(viewer: Option<&str>, liker_col: &str, audience_col: &str) -
 pub fn visible_like_count(viewer: Option<&str>, video: &str, j: usize) -> String {
     let parts: Vec<String> = LikeGrant::for_viewer(viewer.is_some())
         .iter()
-        .map(|g| g.count_of(viewer, video, j))
+        .map(|g| g.count(viewer, video, j))
         .collect();
     format!("({})", parts.join(" + "))
 }
