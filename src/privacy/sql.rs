@@ -44,16 +44,15 @@ fn viewer_sets(viewer: Option<&str>) -> String {
 /// Name of the `Follower` grant's likes (columns `j`, `user_id`, `created_at`) of every
 /// video of a statement, defined by [`like_sets`].
 const FOLLOWER_LIKES: &str = "follower_likes";
+/// Their number per video (columns `j`, `n`; no row for a video without any).
+const FOLLOWER_COUNTS: &str = "follower_counts";
 
 /// `WITH` clause of a statement about the likes of `videos` (the `j`-th is `videos[j]`):
 /// [`viewer_sets`] and, for a signed-in viewer, the `Follower` grant's likes of each video,
 /// computed once so that a page and its count share the one part of either whose cost grows
 /// with the viewer's follow list.
 pub fn like_sets(viewer: Option<&str>, videos: &[String]) -> String {
-    if videos.is_empty() {
-        return viewer_sets(viewer);
-    }
-    let Some(v) = viewer else {
+    let Some(v) = viewer.filter(|_| !videos.is_empty()) else {
         return viewer_sets(viewer);
     };
     let candidates: Vec<String> = videos
@@ -66,8 +65,14 @@ pub fn like_sets(viewer: Option<&str>, videos: &[String]) -> String {
             )
         })
         .collect();
+    // Three steps, each materialized: the candidates (one probe each, run once), the likes
+    // among them, and their count per video, so that every page and count after that reads
+    // only actual likes.
     format!(
-        "{}, {FOLLOWER_LIKES} AS MATERIALIZED ({}) ",
+        "{}, follower_candidates AS MATERIALIZED ({}), \
+         {FOLLOWER_LIKES} AS MATERIALIZED (SELECT j, user_id, created_at FROM follower_candidates \
+         WHERE created_at IS NOT NULL), \
+         {FOLLOWER_COUNTS} AS MATERIALIZED (SELECT j, COUNT(*) AS n FROM {FOLLOWER_LIKES} GROUP BY j) ",
         viewer_sets(viewer).trim_end(),
         candidates.join(" UNION ALL ")
     )
@@ -75,7 +80,7 @@ pub fn like_sets(viewer: Option<&str>, videos: &[String]) -> String {
 
 /// The `Follower` grant's likes of `video`, as a subquery aliased `l` with the columns
 /// `user_id` and `created_at`, where a `NULL` time stands for a followee who has no such like
-/// (readers skip those rows). Whichever set is smaller drives it: the viewer's followees,
+/// (dropped in [`like_sets`]). Whichever set is smaller drives it: the viewer's followees,
 /// each probed for a like, or the video's `FOLLOWERS` likes, each checked against the
 /// followees. The guard depends on neither row, so each branch runs or is skipped as a
 /// whole; both yield the same likes. The `NULL` rows are kept rather than filtered here: a
@@ -184,7 +189,13 @@ impl LikeGrant {
             (LikeGrant::Own, None) | (LikeGrant::Follower, None) => {
                 format!("likes l WHERE l.video_id = {video} AND 1 = 0")
             }
-            (LikeGrant::Own, Some(v)) => format!("likes l WHERE l.video_id = {video} AND l.user_id = {v}"),
+            // Naming every audience makes this three index-only probes of
+            // `(video_id, audience, user_id, created_at)`; without it PostgreSQL may prefer
+            // scanning all of the viewer's own likes by `(user_id, created_at, …)`.
+            (LikeGrant::Own, Some(v)) => format!(
+                "likes l WHERE l.video_id = {video} AND l.audience IN ('EVERYONE', 'FOLLOWERS', 'ONLY_ME') \
+                 AND l.user_id = {v}"
+            ),
             (LikeGrant::Public, None) => {
                 format!("likes l WHERE l.video_id = {video} AND l.audience = 'EVERYONE'")
             }
@@ -192,9 +203,7 @@ impl LikeGrant {
                 "likes l WHERE l.video_id = {video} AND l.audience = 'EVERYONE' AND l.user_id <> {v} AND {}",
                 not_separated("l.user_id")
             ),
-            (LikeGrant::Follower, Some(_)) => {
-                format!("{FOLLOWER_LIKES} l WHERE l.j = {j} AND l.created_at IS NOT NULL")
-            }
+            (LikeGrant::Follower, Some(_)) => format!("{FOLLOWER_LIKES} l WHERE l.j = {j}"),
         }
     }
 
@@ -213,6 +222,9 @@ impl LikeGrant {
                 counters::sum("everyone_likes", video),
                 probe_like(video, "s.id", "created_at", "EVERYONE")
             ),
+            (LikeGrant::Follower, Some(_)) => {
+                format!("COALESCE((SELECT c.n FROM {FOLLOWER_COUNTS} c WHERE c.j = {j}), 0)")
+            }
             _ => format!("(SELECT COUNT(*) FROM {})", self.stream(viewer, video, j)),
         }
     }
