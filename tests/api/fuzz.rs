@@ -2572,7 +2572,8 @@ impl<'a> Render<'a> {
             Tamper::ExtraSegment => format!("{token}.{s}"),
             Tamper::Cut(n) => token[..usize::from(*n) % token.len()].to_owned(),
             Tamper::Space(n) => {
-                let at = usize::from(*n) % token.len();
+                // Inside the token: a space before it is only more separation.
+                let at = 1 + usize::from(*n) % (token.len() - 1);
                 format!("{} {}", &token[..at], &token[at..])
             }
             Tamper::SwapCase => token
