@@ -2,7 +2,7 @@
 use std::collections::{HashMap, HashSet};
 
 use entity::{user, Audience};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, TransactionTrait};
 use uuid::Uuid;
 
 use super::{
@@ -179,7 +179,7 @@ pub struct VisibleLikers {
 /// see; the `Follower` grant's likes are computed once per video and shared by its pages and
 /// its total. The pages of all requests are `UNION ALL`ed and told apart by a request number.
 pub async fn visible_likers_batch(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     viewer: Option<Uuid>,
     requests: &[(Uuid, PageRequest)],
 ) -> AppResult<HashMap<(Uuid, PageRequest), VisibleLikers>> {
@@ -189,7 +189,7 @@ pub async fn visible_likers_batch(
     let q = visible_likers_sql(viewer, requests);
     let mut rows: Vec<Vec<(Keyset, Liker)>> = vec![Vec::new(); requests.len()];
     let mut totals = vec![0i64; requests.len()];
-    for row in q.all(db).await? {
+    for row in q.all_planned_for_values(db).await? {
         let k: i32 = col(&row, "k")?;
         let Some(slot) = usize::try_from(k).ok().filter(|k| *k < requests.len()) else {
             continue;
