@@ -61,11 +61,10 @@ use base64::{
 use chrono::Utc;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use proptest::{prelude::*, test_runner::FileFailurePersistence};
-use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::helpers::SECRET;
+use crate::helpers::{fresh_database_url, SECRET};
 
 /// Requests per run unless `TALLY_FUZZ_CASES` says otherwise.
 const DEFAULT_CASES: u32 = 1500;
@@ -376,31 +375,6 @@ fn tail(log: &Mutex<Log>) -> String {
     let log = log.lock().expect("log");
     let lines: Vec<&str> = log.recent.iter().map(String::as_str).collect();
     lines[lines.len().saturating_sub(25)..].join("\n")
-}
-
-/// A fresh database for the server: PostgreSQL when `TALLY_TEST_DATABASE_URL` names one
-/// (as the other tests do), else an SQLite file in the temp directory.
-async fn database_url() -> String {
-    match std::env::var("TALLY_TEST_DATABASE_URL") {
-        Ok(base) if base.starts_with("postgres") => {
-            let admin = tally::db::connect(&base, 1)
-                .await
-                .expect("connect to PostgreSQL");
-            let name = format!("tally_test_{}", Uuid::new_v4().simple());
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            let (root, _) = base.rsplit_once('/').expect("database URL has a path");
-            format!("{root}/{name}")
-        }
-        _ => {
-            let path =
-                std::env::temp_dir().join(format!("tally-fuzz-{}.db", Uuid::new_v4().simple()));
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-    }
 }
 
 struct Account {
@@ -2889,7 +2863,7 @@ async fn run_case(
 
 /// Starts the server and the fixture for a fuzz run or a regression test.
 fn setup(rt: &tokio::runtime::Runtime) -> (RefCell<Server>, Fixture, reqwest::Client, Model) {
-    let url = rt.block_on(database_url());
+    let url = rt.block_on(fresh_database_url());
     let server = Server::start(&url);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

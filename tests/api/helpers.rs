@@ -25,9 +25,10 @@ pub async fn fresh_db() -> DatabaseConnection {
     fresh_db_with_pool(8).await
 }
 
-/// [`fresh_db`] with a pool of `connections`.
-pub async fn fresh_db_with_pool(connections: u32) -> DatabaseConnection {
-    let url = match std::env::var("TALLY_TEST_DATABASE_URL") {
+/// The URL of a new, empty database: PostgreSQL when `TALLY_TEST_DATABASE_URL` names one
+/// (a new database per call), else an SQLite file in the temp directory.
+pub async fn fresh_database_url() -> String {
+    match std::env::var("TALLY_TEST_DATABASE_URL") {
         Ok(base) if base.starts_with("postgres") => {
             let admin = tally::db::connect(&base, 1)
                 .await
@@ -46,7 +47,12 @@ pub async fn fresh_db_with_pool(connections: u32) -> DatabaseConnection {
                 std::env::temp_dir().join(format!("tally-test-{}.db", Uuid::new_v4().simple()));
             format!("sqlite://{}?mode=rwc", path.display())
         }
-    };
+    }
+}
+
+/// [`fresh_db`] with a pool of `connections`.
+pub async fn fresh_db_with_pool(connections: u32) -> DatabaseConnection {
+    let url = fresh_database_url().await;
     let db = tally::db::connect(&url, connections)
         .await
         .expect("connect to test database");
