@@ -840,6 +840,17 @@ async fn floor(
     Ok((percentile(&times, 0.5), percentile(&times, 0.99)))
 }
 
+/// Issues the service's own tokens (the server runs with [`SECRET`]) for any account.
+fn token_issuer() -> anyhow::Result<impl Fn(Uuid) -> anyhow::Result<String>> {
+    let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(24))?;
+    Ok(move |id: Uuid| {
+        tokens
+            .issue(id)
+            .map(|(t, _)| t)
+            .map_err(|e| anyhow::anyhow!(e.message()))
+    })
+}
+
 /// The keyset after the first `skip` visible likers (to start a deep page).
 async fn deep_cursor(
     db: &DatabaseConnection,
@@ -919,13 +930,7 @@ async fn run_scenarios(
     data: &Dataset,
     tag: &str,
 ) -> anyhow::Result<(Vec<Row>, Storm)> {
-    let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(24))?;
-    let token = |id: Uuid| {
-        tokens
-            .issue(id)
-            .map(|(t, _)| t)
-            .map_err(|e| anyhow::anyhow!(e.message()))
-    };
+    let token = token_issuer()?;
     let viewer_token = token(data.viewer)?;
     let likers_query = "query($id: ID!, $after: String) { video(id: $id) { visibleLikers(first: 20, after: $after) { \
         totalCount hiddenCount edges { likedAt node { handle } } pageInfo { hasNextPage endCursor } } } }";
@@ -1336,13 +1341,7 @@ async fn run_soak(
     secs: u64,
     server: &mut Child,
 ) -> anyhow::Result<SoakReport> {
-    let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(24))?;
-    let token = |id: Uuid| {
-        tokens
-            .issue(id)
-            .map(|(t, _)| t)
-            .map_err(|e| anyhow::anyhow!(e.message()))
-    };
+    let token = token_issuer()?;
     let writers = data
         .storm_users
         .iter()
