@@ -50,7 +50,8 @@ pub async fn unlike_video(
 ) -> AppResult<CountedVideo> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
-            video_as_seen_by(txn, viewer, video_id).await?;
+            // Rule V only; the video with its counters is read once, after the commit.
+            lock_liker_and_check_video(txn, viewer, video_id).await?;
             let mut q = Sql::default();
             let (v, u) = (q.bind(video_id), q.bind(viewer));
             q.push(&format!(
