@@ -49,6 +49,8 @@ cleanup() {
   fi
   $PG_CTL -m immediate stop >/dev/null 2>&1 || true
   if [ "$rc" -ne 0 ]; then
+    echo "== panics in the Tally log, if any"
+    grep -n -A3 'panicked' "$WORK/tally.log" 2>/dev/null | head -n 40 || true
     echo "== last lines of the Tally log ($WORK/tally.log)"
     tail -n 20 "$WORK/tally.log" 2>/dev/null || true
     echo "== last lines of the PostgreSQL log"

@@ -24,7 +24,10 @@ async fn main() -> anyhow::Result<()> {
             if config.demo {
                 demo::seed_and_print(app.db(), app.tokens()).await?;
             }
-            let base = format!("http://{}", config.bind.replace("0.0.0.0", "127.0.0.1"));
+            // The bound port, not the configured one: `TALLY_BIND=127.0.0.1:0` picks a free port.
+            let host = config.bind.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+            let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+            let base = format!("http://{host}:{}", app.port());
             if config.limits.graphiql {
                 tracing::info!("Tally listening on {base} — GraphiQL at {base}/graphiql");
                 println!("GraphiQL: {base}/graphiql");

@@ -573,10 +573,6 @@ fn post_head(len: usize) -> String {
 fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     let dir = std::env::temp_dir().join(format!("tally-shutdown-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
     let mut tally = Tally(Some(
         Command::new(env!("CARGO_BIN_EXE_tally"))
             .arg("serve")
@@ -584,7 +580,8 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
                 "DATABASE_URL",
                 format!("sqlite://{}?mode=rwc", dir.join("tally.db").display()),
             )
-            .env("TALLY_BIND", format!("127.0.0.1:{port}"))
+            // Port 0: the kernel picks a free port when Tally binds, and Tally prints it.
+            .env("TALLY_BIND", "127.0.0.1:0")
             .env("TALLY_SHUTDOWN_TIMEOUT_SECS", "10")
             .env("TALLY_GRAPHIQL", "false")
             .env("TALLY_INTROSPECTION", "false")
@@ -609,22 +606,27 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
             }
         }
     });
+    // The first line on tally's output containing `needle`.
     let wait_for = |needle: &str, within: Duration| {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return,
+                Ok(line) if line.contains(needle) => return line,
                 Ok(_) => {}
                 Err(e) => panic!("no `{needle}` on tally's output within {within:?}: {e}"),
             }
         }
     };
-    // Printed once the port is bound.
-    wait_for(
-        &format!("127.0.0.1:{port}/graphql"),
-        Duration::from_secs(60),
-    );
+    // Printed once the port is bound: "GraphQL: http://127.0.0.1:PORT/graphql".
+    let announced = wait_for("/graphql", Duration::from_secs(60));
+    let port: u16 = announced
+        .trim()
+        .trim_end_matches("/graphql")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {announced:?}"));
 
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream

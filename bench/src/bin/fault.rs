@@ -277,7 +277,16 @@ fn describe(e: &reqwest::Error) -> String {
     } else if e.is_connect() {
         "connection failed".to_owned()
     } else {
-        e.to_string()
+        // reqwest's own message ("error sending request for url …") hides the cause; name the
+        // whole chain (e.g. hyper's "connection closed before message completed").
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
     }
 }
 
@@ -601,7 +610,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let client_timeout = Duration::from_millis(args.query_timeout_ms + args.slack_ms + 10_000);
     let ctx = Arc::new(Ctx {
-        http: reqwest::Client::builder().timeout(client_timeout).build()?,
+        // Idle connections are dropped after 2 s, before the server's 5 s keep-alive closes
+        // them: otherwise a request can go out on a connection the server is closing at
+        // that instant ("connection closed before message completed"), a client-side race
+        // this run would count as a fault.
+        http: reqwest::Client::builder()
+            .timeout(client_timeout)
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()?,
         base: args.base.trim_end_matches('/').to_owned(),
         t0: Instant::now(),
     });
