@@ -86,6 +86,20 @@ pub async fn add(
     Ok(())
 }
 
+/// `INSERT … ON CONFLICT` adding `sign` (1 or -1) to the counters of `video` (an SQL
+/// expression) in `liker`'s row for each row of `source`, a relation with an `audience`
+/// column: on PostgreSQL, the `RETURNING audience` of the like's own insert or delete, so that
+/// the like and its count are one statement.
+pub fn add_each_row(q: &mut Sql, video: &str, liker: Uuid, source: &str, sign: i64) -> String {
+    let s = q.bind(shard(liker));
+    let per = |aud: &str| format!("CASE WHEN audience = '{aud}' THEN {sign} ELSE 0 END");
+    upsert(&format!(
+        "SELECT {video}, {s}, {sign}, {}, {} FROM {source}",
+        per("EVERYONE"),
+        per("FOLLOWERS")
+    ))
+}
+
 /// How [`add_each_like`] changes the counters for each like it selects.
 pub enum Change {
     /// The likes are about to be deleted.

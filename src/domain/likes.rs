@@ -14,7 +14,7 @@ use crate::{
     db::{self, col, now_us, Sql},
     error::{AppError, AppResult},
     ids::Keyset,
-    privacy::{self, sql as policy, LikeGrant},
+    privacy::{sql as policy, LikeGrant},
 };
 
 /// The viewer likes a video it can see (`NOT_FOUND` otherwise). Liking twice keeps one like.
@@ -23,22 +23,7 @@ pub async fn like_video(
     viewer: Uuid,
     video_id: Uuid,
 ) -> AppResult<CountedVideo> {
-    db::transaction(db, move |txn| {
-        Box::pin(async move {
-            let aud = lock_liker_and_check_video(txn, viewer, video_id).await?;
-            let mut q = Sql::default();
-            let (v, u, a, t) = (q.bind(video_id), q.bind(viewer), q.bind(aud), q.bind(now_us()));
-            q.push(&format!(
-                "INSERT INTO likes (video_id, user_id, audience, created_at) VALUES ({v}, {u}, {a}, {t}) \
-                 ON CONFLICT DO NOTHING"
-            ));
-            if q.execute(txn).await? == 1 {
-                counters::add(txn, video_id, viewer, aud, 1).await?;
-            }
-            Ok(())
-        })
-    })
-    .await?;
+    change_like(db, viewer, video_id, Toggle::Like).await?;
     video_as_seen_by(db, viewer, video_id).await
 }
 
@@ -48,53 +33,135 @@ pub async fn unlike_video(
     viewer: Uuid,
     video_id: Uuid,
 ) -> AppResult<CountedVideo> {
-    db::transaction(db, move |txn| {
-        Box::pin(async move {
-            // Rule V only; the video with its counters is read once, after the commit.
-            lock_liker_and_check_video(txn, viewer, video_id).await?;
-            let mut q = Sql::default();
-            let (v, u) = (q.bind(video_id), q.bind(viewer));
-            q.push(&format!(
-                "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} RETURNING audience"
-            ));
-            if let Some(row) = q.one(txn).await? {
-                counters::add(txn, video_id, viewer, col(&row, "audience")?, -1).await?;
-            }
-            Ok(())
-        })
-    })
-    .await?;
+    change_like(db, viewer, video_id, Toggle::Unlike).await?;
     video_as_seen_by(db, viewer, video_id).await
 }
 
-/// In one statement: the liker's audience, its settings held (on PostgreSQL) until the like
-/// commits so that a concurrent settings change cannot leave the like labelled with a stale
-/// audience, provided the liker can see the video (Rule V); `NOT_FOUND` otherwise.
-async fn lock_liker_and_check_video(
-    txn: &impl ConnectionTrait,
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Toggle {
+    Like,
+    Unlike,
+}
+
+/// Likes or unlikes in three steps that commit together: Rule V and the liker's audience
+/// ([`checked_liker`]), the like row inserted or deleted, and the counters changed by what that
+/// did. On PostgreSQL the three are one statement (data-modifying `WITH`), its own transaction,
+/// so a like costs one round trip; SQLite runs them one by one in a transaction. `NOT_FOUND` when
+/// the viewer cannot see the video (or it does not exist).
+async fn change_like(
+    db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
-) -> AppResult<Audience> {
+    toggle: Toggle,
+) -> AppResult<()> {
+    let found = if db.get_database_backend() == DbBackend::Postgres {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = change_like_in_one_statement(db, viewer, video_id, toggle).await;
+            if !db::retry_after(attempt, &result).await {
+                break result?;
+            }
+        }
+    } else {
+        db::transaction(db, move |txn| {
+            Box::pin(async move {
+                let mut q = Sql::default();
+                let (u, v) = (q.bind(viewer), q.bind(video_id));
+                q.push(&checked_liker(txn.get_database_backend(), &u, &v));
+                let Some(row) = q.one(txn).await? else {
+                    return Ok(false);
+                };
+                let mut q = Sql::default();
+                let (v, u) = (q.bind(video_id), q.bind(viewer));
+                match toggle {
+                    Toggle::Like => {
+                        let aud: Audience = col(&row, "audience")?;
+                        let (a, t) = (q.bind(aud), q.bind(now_us()));
+                        q.push(&format!(
+                            "INSERT INTO likes (video_id, user_id, audience, created_at) \
+                             VALUES ({v}, {u}, {a}, {t}) ON CONFLICT DO NOTHING"
+                        ));
+                        if q.execute(txn).await? == 1 {
+                            counters::add(txn, video_id, viewer, aud, 1).await?;
+                        }
+                    }
+                    Toggle::Unlike => {
+                        // The count goes down under the label the like carries.
+                        q.push(&format!(
+                            "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} RETURNING audience"
+                        ));
+                        if let Some(row) = q.one(txn).await? {
+                            counters::add(txn, video_id, viewer, col(&row, "audience")?, -1)
+                                .await?;
+                        }
+                    }
+                }
+                Ok(true)
+            })
+        })
+        .await?
+    };
+    if !found {
+        // Either the video is hidden or absent, or the token's account no longer exists.
+        super::viewer_account(db, viewer).await?;
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
+/// PostgreSQL: [`change_like`] as one statement; whether the viewer could see the video.
+async fn change_like_in_one_statement(
+    db: &DatabaseConnection,
+    viewer: Uuid,
+    video_id: Uuid,
+    toggle: Toggle,
+) -> AppResult<bool> {
     let mut q = Sql::default();
     let (u, v) = (q.bind(viewer), q.bind(video_id));
-    q.push(&format!(
-        "SELECT lk.visibility AS liker_visibility, lk.likes_visibility AS liker_likes_visibility \
-         FROM users lk, videos v JOIN users a ON a.id = v.author_id \
-         WHERE lk.id = {u} AND v.id = {v} AND {}",
-        policy::video_visible(Some(&u), "v.author_id", "a.visibility")
-    ));
-    if txn.get_database_backend() == DbBackend::Postgres {
-        q.push(" FOR SHARE OF lk");
-    }
-    let Some(row) = q.one(txn).await? else {
-        // Either the video is hidden or absent, or the token's account no longer exists.
-        super::viewer_account(txn, viewer).await?;
-        return Err(AppError::NotFound);
+    let checked = checked_liker(DbBackend::Postgres, &u, &v);
+    let (change, sign) = match toggle {
+        Toggle::Like => {
+            let t = q.bind(now_us());
+            let insert = format!(
+                "INSERT INTO likes (video_id, user_id, audience, created_at) \
+                 SELECT {v}, {u}, audience, {t} FROM checked ON CONFLICT DO NOTHING RETURNING audience"
+            );
+            (insert, 1)
+        }
+        Toggle::Unlike => {
+            let delete = format!(
+                "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} \
+                 AND EXISTS (SELECT 1 FROM checked) RETURNING audience"
+            );
+            (delete, -1)
+        }
     };
-    Ok(privacy::audience(
-        col(&row, "liker_visibility")?,
-        col(&row, "liker_likes_visibility")?,
-    ))
+    let counted = counters::add_each_row(&mut q, &v, viewer, "changed", sign);
+    q.push(&format!(
+        "WITH checked AS ({checked}), changed AS ({change}), counted AS ({counted}) \
+         SELECT COUNT(*) AS found FROM checked"
+    ));
+    let row = q.one(db).await?.ok_or(AppError::NotFound)?;
+    Ok(col::<i64>(&row, "found")? > 0)
+}
+
+/// The liker's audience (column `audience`), provided the liker (`u`) can see the video (`v`)
+/// under Rule V: no row otherwise. On PostgreSQL the liker's settings row is held `FOR SHARE`
+/// until the like commits, so that a concurrent settings change (which re-labels all of the
+/// liker's likes) cannot leave this like labelled with a stale audience.
+fn checked_liker(backend: DbBackend, u: &str, v: &str) -> String {
+    let lock = if backend == DbBackend::Postgres {
+        " FOR SHARE OF lk"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {} AS audience FROM users lk, videos v JOIN users a ON a.id = v.author_id \
+         WHERE lk.id = {u} AND v.id = {v} AND {}{lock}",
+        policy::audience("lk.visibility", "lk.likes_visibility"),
+        policy::video_visible(Some(u), "v.author_id", "a.visibility")
+    )
 }
 
 /// The video with its counters, if `viewer` can see it; `NOT_FOUND` otherwise.

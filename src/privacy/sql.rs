@@ -125,6 +125,16 @@ fn not_separated(liker_col: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM {SEPARATED} s WHERE s.id = {liker_col})")
 }
 
+/// [`super::audience`]: the audience of the likes of the account whose settings are in the
+/// columns `visibility_col` and `likes_visibility_col`.
+pub fn audience(visibility_col: &str, likes_visibility_col: &str) -> String {
+    format!(
+        "(CASE WHEN {likes_visibility_col} = 'ONLY_ME' THEN 'ONLY_ME' \
+         WHEN {likes_visibility_col} = 'FOLLOWERS' OR {visibility_col} = 'PRIVATE' THEN 'FOLLOWERS' \
+         ELSE 'EVERYONE' END)"
+    )
+}
+
 /// `viewer` follows the account in `account_col` (approved).
 pub fn follows(viewer: &str, account_col: &str) -> String {
     format!(

@@ -14,6 +14,7 @@ use tally::{
     db::{col, Sql},
     domain::{
         accounts::{update_account, AccountChanges},
+        counters,
         likes::{like_video, unlike_video},
         social::{block_user, follow_user},
         videos::{create_video, NewVideo},
@@ -447,4 +448,53 @@ fn random_worlds_match_the_reference() {
     let worlds = worlds.get();
     assert!(worlds >= cases, "ran {worlds} worlds, wanted {cases}");
     eprintln!("privacy property: {worlds} random worlds, zero mismatches");
+}
+
+/// Every combination of a liker's settings: the like carries the audience the pure policy
+/// gives (the like's statement computes it in SQL), counters follow the labels, and
+/// unliking takes each like off the counter it was counted under.
+#[tokio::test]
+async fn a_like_carries_its_likers_audience_for_every_setting() {
+    let db = fresh_db().await;
+    let author = insert_account(&db, "author", Visibility::Public, LikesVisibility::Everyone).await;
+    let video = ok(
+        create_video(
+            &db,
+            author,
+            NewVideo {
+                caption: "c".into(),
+                hashtags: vec![],
+                sound: None,
+            },
+        )
+        .await,
+        "create video",
+    )
+    .id;
+    let mut likers = Vec::new();
+    for vis in [Visibility::Public, Visibility::Private] {
+        for n in 0..3 {
+            let handle = format!("l{}{n}", likers.len());
+            let liker = insert_account(&db, &handle, vis, lv(n)).await;
+            ok(like_video(&db, liker, video).await, "like");
+            let mut q = Sql::default();
+            let u = q.bind(liker);
+            q.push(&format!("SELECT audience FROM likes WHERE user_id = {u}"));
+            let row = q.one(&db).await.expect("read").expect("the like");
+            let label: entity::Audience = col(&row, "audience").expect("audience");
+            assert_eq!(label, audience(vis, lv(n)), "{vis:?} / {:?}", lv(n));
+            likers.push(liker);
+        }
+    }
+    assert_eq!(counters::drift(&db).await.expect("drift"), vec![]);
+    for liker in likers {
+        let after = ok(unlike_video(&db, liker, video).await, "unlike");
+        assert_eq!(counters::drift(&db).await.expect("drift"), vec![]);
+        assert!(after.like_count >= 0);
+    }
+    let after = ok(
+        unlike_video(&db, author, video).await,
+        "unlike without a like",
+    );
+    assert_eq!(after.like_count, 0);
 }
