@@ -139,6 +139,16 @@ fn ok<T>(r: Result<T, tally::error::AppError>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {} ({})", e.message(), e.code()))
 }
 
+/// A new video by `author`.
+async fn new_video(db: &DatabaseConnection, author: Uuid) -> Uuid {
+    let video = NewVideo {
+        caption: "c".into(),
+        hashtags: vec![],
+        sound: None,
+    };
+    ok(create_video(db, author, video).await, "create video").id
+}
+
 /// Builds `spec` through the use cases, mirroring each step's documented effect in the model.
 async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
     let mut m = Model::default();
@@ -148,20 +158,8 @@ async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
     }
     let uids: Vec<Uuid> = m.users.iter().map(|u| u.0).collect();
     for &author in &spec.videos {
-        let v = ok(
-            create_video(
-                db,
-                uids[author],
-                NewVideo {
-                    caption: "c".into(),
-                    hashtags: vec![],
-                    sound: None,
-                },
-            )
-            .await,
-            "create video",
-        );
-        m.videos.push((v.id, uids[author]));
+        m.videos
+            .push((new_video(db, uids[author]).await, uids[author]));
     }
     let vids: Vec<Uuid> = m.videos.iter().map(|v| v.0).collect();
     // Everyone is public and unrelated yet: every like lands (repeats are no-ops).
@@ -457,20 +455,7 @@ fn random_worlds_match_the_reference() {
 async fn a_like_carries_its_likers_audience_for_every_setting() {
     let db = fresh_db().await;
     let author = insert_account(&db, "author", Visibility::Public, LikesVisibility::Everyone).await;
-    let video = ok(
-        create_video(
-            &db,
-            author,
-            NewVideo {
-                caption: "c".into(),
-                hashtags: vec![],
-                sound: None,
-            },
-        )
-        .await,
-        "create video",
-    )
-    .id;
+    let video = new_video(&db, author).await;
     let mut likers = Vec::new();
     for vis in [Visibility::Public, Visibility::Private] {
         for n in 0..3 {
