@@ -90,16 +90,21 @@ fn followee_likes(v: &str, video: &str) -> String {
         "{} < (SELECT n FROM {FOLLOWEE_COUNT})",
         counters::sum("followers_likes", video)
     );
+    // The walk's guard is also its `LIMIT` (0 when the guard fails): PostgreSQL skips a branch
+    // whose row-independent filter fails (a `One-Time Filter`), but SQLite tests the filter on
+    // every row, so without the limit it would walk all of a viral video's likes to find none.
     format!(
         "(SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
          WHERE NOT ({few_likes}) AND f.id <> {v} AND {} \
-         UNION ALL SELECT w.user_id, w.created_at FROM likes w \
+         UNION ALL SELECT * FROM (SELECT w.user_id, w.created_at FROM likes w \
          WHERE w.video_id = {video} AND w.audience = 'FOLLOWERS' AND {few_likes} \
-         AND w.user_id <> {v} AND {} AND {}) l",
+         AND w.user_id <> {v} AND {} AND {} \
+         LIMIT CASE WHEN {few_likes} THEN {} ELSE 0 END) walk) l",
         probe_like(video, "f.id", "created_at", "FOLLOWERS"),
         not_separated("f.id"),
         checked_against_followees("w.user_id"),
         not_separated("w.user_id"),
+        i64::MAX,
     )
 }
 
