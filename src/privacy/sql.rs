@@ -90,21 +90,24 @@ fn followee_likes(v: &str, video: &str) -> String {
         "{} < (SELECT n FROM {FOLLOWEE_COUNT})",
         counters::sum("followers_likes", video)
     );
-    // The walk's guard is also its `LIMIT` (0 when the guard fails): PostgreSQL skips a branch
-    // whose row-independent filter fails (a `One-Time Filter`), but SQLite tests the filter on
-    // every row, so without the limit it would walk all of a viral video's likes to find none.
+    // Each branch's guard is also its `LIMIT` (0 when the guard fails): PostgreSQL skips a
+    // branch whose row-independent filter fails (a `One-Time Filter`), but SQLite tests the
+    // filter on every row, so without the limit it would walk all of a viral video's likes,
+    // or all of the viewer's followees, only to find the guard false on each.
+    let only_if = |guard: &str| format!("LIMIT CASE WHEN {guard} THEN {} ELSE 0 END", i64::MAX);
+    let many_likes = format!("NOT ({few_likes})");
     format!(
-        "(SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
-         WHERE NOT ({few_likes}) AND f.id <> {v} AND {} \
+        "(SELECT * FROM (SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
+         WHERE {many_likes} AND f.id <> {v} AND {} {}) probe \
          UNION ALL SELECT * FROM (SELECT w.user_id, w.created_at FROM likes w \
          WHERE w.video_id = {video} AND w.audience = 'FOLLOWERS' AND {few_likes} \
-         AND w.user_id <> {v} AND {} AND {} \
-         LIMIT CASE WHEN {few_likes} THEN {} ELSE 0 END) walk) l",
+         AND w.user_id <> {v} AND {} AND {} {}) walk) l",
         probe_like(video, "f.id", "created_at", "FOLLOWERS"),
         not_separated("f.id"),
+        only_if(&many_likes),
         checked_against_followees("w.user_id"),
         not_separated("w.user_id"),
-        i64::MAX,
+        only_if(&few_likes),
     )
 }
 
