@@ -139,24 +139,14 @@ where
             Ok(value)
         }
         .await;
-        if !retry_after(attempt, &result).await {
-            return result;
+        match result {
+            Err(AppError::Internal(e)) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
+                tracing::warn!(attempt, error = %e, "transient conflict, retrying transaction");
+                let backoff = 2u64.pow(attempt.min(6)) + rand::random::<u64>() % 5;
+                tokio::time::sleep(Duration::from_millis(backoff)).await;
+            }
+            other => return other,
         }
-    }
-}
-
-/// Whether to run attempt number `attempt` (one transaction, or one statement that is its
-/// own transaction) again: only after a transient conflict and fewer than [`MAX_ATTEMPTS`]
-/// attempts, and then after a short randomized back-off.
-pub async fn retry_after<T>(attempt: u32, result: &AppResult<T>) -> bool {
-    match result {
-        Err(AppError::Internal(e)) if attempt < MAX_ATTEMPTS && is_transient(e) => {
-            tracing::warn!(attempt, error = %e, "transient conflict, retrying");
-            let backoff = 2u64.pow(attempt.min(6)) + rand::random::<u64>() % 5;
-            tokio::time::sleep(Duration::from_millis(backoff)).await;
-            true
-        }
-        _ => false,
     }
 }
 
