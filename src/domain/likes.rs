@@ -54,53 +54,19 @@ async fn change_like(
     video_id: Uuid,
     toggle: Toggle,
 ) -> AppResult<()> {
-    let found = if db.get_database_backend() == DbBackend::Postgres {
-        // In an explicit transaction although it is one statement: a request stopped by the
-        // execution timeout drops its future, but PostgreSQL would still finish and commit an
-        // autocommit statement that was waiting for a lock; without the COMMIT it rolls back.
-        db::transaction(db, move |txn| {
-            Box::pin(change_like_in_one_statement(txn, viewer, video_id, toggle))
+    let found = db::transaction(db, move |txn| {
+        Box::pin(async move {
+            // On PostgreSQL still inside BEGIN/COMMIT although it is one statement: a request
+            // stopped by the execution timeout drops its future, but PostgreSQL would still
+            // finish and commit an autocommit statement that was waiting for a lock.
+            if txn.get_database_backend() == DbBackend::Postgres {
+                change_like_in_one_statement(txn, viewer, video_id, toggle).await
+            } else {
+                change_like_step_by_step(txn, viewer, video_id, toggle).await
+            }
         })
-        .await?
-    } else {
-        db::transaction(db, move |txn| {
-            Box::pin(async move {
-                let mut q = Sql::default();
-                let (u, v) = (q.bind(viewer), q.bind(video_id));
-                q.push(&checked_liker(txn.get_database_backend(), &u, &v));
-                let Some(row) = q.one(txn).await? else {
-                    return Ok(false);
-                };
-                let mut q = Sql::default();
-                let (v, u) = (q.bind(video_id), q.bind(viewer));
-                match toggle {
-                    Toggle::Like => {
-                        let aud: Audience = col(&row, "audience")?;
-                        let (a, t) = (q.bind(aud), q.bind(now_us()));
-                        q.push(&format!(
-                            "INSERT INTO likes (video_id, user_id, audience, created_at) \
-                             VALUES ({v}, {u}, {a}, {t}) ON CONFLICT DO NOTHING"
-                        ));
-                        if q.execute(txn).await? == 1 {
-                            counters::add(txn, video_id, viewer, aud, 1).await?;
-                        }
-                    }
-                    Toggle::Unlike => {
-                        // The count goes down under the label the like carries.
-                        q.push(&format!(
-                            "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} RETURNING audience"
-                        ));
-                        if let Some(row) = q.one(txn).await? {
-                            counters::add(txn, video_id, viewer, col(&row, "audience")?, -1)
-                                .await?;
-                        }
-                    }
-                }
-                Ok(true)
-            })
-        })
-        .await?
-    };
+    })
+    .await?;
     if !found {
         // Either the video is hidden or absent, or the token's account no longer exists.
         super::viewer_account(db, viewer).await?;
@@ -109,7 +75,8 @@ async fn change_like(
     Ok(())
 }
 
-/// PostgreSQL: [`change_like`] as one statement; whether the viewer could see the video.
+/// PostgreSQL: [`change_like`] as one statement, in the caller's transaction; whether the
+/// viewer could see the video.
 async fn change_like_in_one_statement(
     db: &impl ConnectionTrait,
     viewer: Uuid,
@@ -143,6 +110,47 @@ async fn change_like_in_one_statement(
     ));
     let row = q.one(db).await?.ok_or(AppError::NotFound)?;
     Ok(col::<i64>(&row, "found")? > 0)
+}
+
+/// SQLite (no data-modifying `WITH`): [`change_like`]'s three steps one by one, in the
+/// caller's transaction; whether the viewer could see the video.
+async fn change_like_step_by_step(
+    txn: &impl ConnectionTrait,
+    viewer: Uuid,
+    video_id: Uuid,
+    toggle: Toggle,
+) -> AppResult<bool> {
+    let mut q = Sql::default();
+    let (u, v) = (q.bind(viewer), q.bind(video_id));
+    q.push(&checked_liker(txn.get_database_backend(), &u, &v));
+    let Some(row) = q.one(txn).await? else {
+        return Ok(false);
+    };
+    let mut q = Sql::default();
+    let (v, u) = (q.bind(video_id), q.bind(viewer));
+    match toggle {
+        Toggle::Like => {
+            let aud: Audience = col(&row, "audience")?;
+            let (a, t) = (q.bind(aud), q.bind(now_us()));
+            q.push(&format!(
+                "INSERT INTO likes (video_id, user_id, audience, created_at) \
+                 VALUES ({v}, {u}, {a}, {t}) ON CONFLICT DO NOTHING"
+            ));
+            if q.execute(txn).await? == 1 {
+                counters::add(txn, video_id, viewer, aud, 1).await?;
+            }
+        }
+        Toggle::Unlike => {
+            // The count goes down under the label the like carries.
+            q.push(&format!(
+                "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} RETURNING audience"
+            ));
+            if let Some(row) = q.one(txn).await? {
+                counters::add(txn, video_id, viewer, col(&row, "audience")?, -1).await?;
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// The liker's audience (column `audience`), provided the liker (`u`) can see the video (`v`)
