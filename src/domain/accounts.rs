@@ -8,7 +8,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{likes, viewer_account};
+use super::{
+    hold::{hold, Hold},
+    likes, viewer_account,
+};
 use crate::{
     auth::password,
     db::{self, now_us, Sql},
@@ -294,6 +297,7 @@ pub async fn update_account(
     db::transaction(db, move |txn| {
         let changes = changes.clone();
         Box::pin(async move {
+            hold(txn, Hold::Exclusive, viewer, None).await?;
             let before = viewer_account(txn, viewer).await?;
             let mut am: user::ActiveModel = before.clone().into();
             if let Some(d) = changes.display_name {
@@ -362,6 +366,8 @@ pub async fn delete_account(
     }
     db::transaction(db, move |txn| {
         Box::pin(async move {
+            // A concurrent deletion of the same account may have won: it is gone then.
+            hold(txn, Hold::Exclusive, viewer, None).await?;
             likes::remove_likes_by(txn, viewer, None).await?;
             user::Entity::delete_by_id(viewer).exec(txn).await?;
             Ok(())

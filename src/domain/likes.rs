@@ -2,13 +2,17 @@
 use std::collections::{HashMap, HashSet};
 
 use entity::{user, Audience};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, SqlErr,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::{
     counters::{self, Change, CountedVideo},
+    hold::{hold, Hold, Other},
     page::{Page, PageRequest},
-    videos::visible_videos,
+    videos::counted_video,
 };
 use crate::{
     db::{self, col, now_us, Sql},
@@ -23,8 +27,7 @@ pub async fn like_video(
     viewer: Uuid,
     video_id: Uuid,
 ) -> AppResult<CountedVideo> {
-    change_like(db, viewer, video_id, Toggle::Like).await?;
-    video_as_seen_by(db, viewer, video_id).await
+    change_like(db, viewer, video_id, Toggle::Like).await
 }
 
 /// The viewer takes back its like of a video it can see. Unliking twice is a no-op.
@@ -33,8 +36,7 @@ pub async fn unlike_video(
     viewer: Uuid,
     video_id: Uuid,
 ) -> AppResult<CountedVideo> {
-    change_like(db, viewer, video_id, Toggle::Unlike).await?;
-    video_as_seen_by(db, viewer, video_id).await
+    change_like(db, viewer, video_id, Toggle::Unlike).await
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,36 +45,57 @@ enum Toggle {
     Unlike,
 }
 
-/// Likes or unlikes in three steps that commit together: Rule V and the liker's audience
+/// Likes or unlikes, and answers with the video as it is then, in one transaction that holds
+/// the liker and the author ([`Hold::Shared`]) so that no block, deletion or settings change of
+/// either commits in between. Then three steps: Rule V and the liker's audience
 /// ([`checked_liker`]), the like row inserted or deleted, and the counters changed by what that
-/// did. On PostgreSQL the three are one statement (data-modifying `WITH`) between BEGIN and
-/// COMMIT, three round trips instead of five; SQLite runs them one by one in a transaction.
-/// `NOT_FOUND` when the viewer cannot see the video (or it does not exist).
+/// did. On PostgreSQL the three are one statement (data-modifying `WITH`); SQLite runs them one
+/// by one. `NOT_FOUND` when the viewer cannot see the video (or it does not exist), and then
+/// nothing was written.
 async fn change_like(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
     toggle: Toggle,
-) -> AppResult<()> {
-    let found = db::transaction(db, move |txn| {
+) -> AppResult<CountedVideo> {
+    db::transaction(db, move |txn| {
         Box::pin(async move {
-            // On PostgreSQL still inside BEGIN/COMMIT although it is one statement: a request
+            hold(txn, Hold::Shared, viewer, Some(Other::AuthorOf(video_id))).await?;
+            // On PostgreSQL inside BEGIN/COMMIT although it is one statement: a request
             // stopped by the execution timeout drops its future, but PostgreSQL would still
             // finish and commit an autocommit statement that was waiting for a lock.
-            if txn.get_database_backend() == DbBackend::Postgres {
+            let found = if txn.get_database_backend() == DbBackend::Postgres {
                 change_like_in_one_statement(txn, viewer, video_id, toggle).await
             } else {
                 change_like_step_by_step(txn, viewer, video_id, toggle).await
+            };
+            match found {
+                Ok(true) => {}
+                Ok(false) => return Err(AppError::NotFound),
+                // The author deleted the video after the check saw it: the insert's foreign
+                // key failed, and the transaction rolls back.
+                Err(e) if is_foreign_key_violation(&e) => return Err(AppError::NotFound),
+                Err(e) => return Err(e),
             }
+            // Rule V held when the like was written, in this transaction: the answer reads the
+            // video without checking again (an unfollow committed since then is later in the
+            // serial order, and must not turn a like that happened into a `NOT_FOUND`).
+            counted_video(txn, video_id)
+                .await?
+                .ok_or(AppError::NotFound)
         })
     })
-    .await?;
-    if !found {
-        // Either the video is hidden or absent, or the token's account no longer exists.
-        super::viewer_account(db, viewer).await?;
-        return Err(AppError::NotFound);
-    }
-    Ok(())
+    .await
+}
+
+/// Whether `e` is a database refusal of a row whose foreign key names no row.
+fn is_foreign_key_violation(e: &AppError) -> bool {
+    let AppError::Internal(e) = e else {
+        return false;
+    };
+    e.downcast_ref::<DbErr>()
+        .and_then(DbErr::sql_err)
+        .is_some_and(|s| matches!(s, SqlErr::ForeignKeyConstraintViolation(_)))
 }
 
 /// PostgreSQL: [`change_like`] as one statement, in the caller's transaction; whether the
@@ -85,7 +108,7 @@ async fn change_like_in_one_statement(
 ) -> AppResult<bool> {
     let mut q = Sql::default();
     let (u, v) = (q.bind(viewer), q.bind(video_id));
-    let checked = checked_liker(DbBackend::Postgres, &u, &v);
+    let checked = checked_liker(&u, &v);
     let (change, sign) = match toggle {
         Toggle::Like => {
             let t = q.bind(now_us());
@@ -122,7 +145,7 @@ async fn change_like_step_by_step(
 ) -> AppResult<bool> {
     let mut q = Sql::default();
     let (u, v) = (q.bind(viewer), q.bind(video_id));
-    q.push(&checked_liker(txn.get_database_backend(), &u, &v));
+    q.push(&checked_liker(&u, &v));
     let Some(row) = q.one(txn).await? else {
         return Ok(false);
     };
@@ -154,33 +177,15 @@ async fn change_like_step_by_step(
 }
 
 /// The liker's audience (column `audience`), provided the liker (`u`) can see the video (`v`)
-/// under Rule V: no row otherwise. On PostgreSQL the liker's settings row is held `FOR SHARE`
-/// until the like commits, so that a concurrent settings change (which re-labels all of the
-/// liker's likes) cannot leave this like labelled with a stale audience.
-fn checked_liker(backend: DbBackend, u: &str, v: &str) -> String {
-    let lock = if backend == DbBackend::Postgres {
-        " FOR SHARE OF lk"
-    } else {
-        ""
-    };
+/// under Rule V: no row otherwise. The caller holds both accounts ([`hold`]), so neither's
+/// settings nor a block between them can change before the like commits.
+fn checked_liker(u: &str, v: &str) -> String {
     format!(
         "SELECT {} AS audience FROM users lk, videos v JOIN users a ON a.id = v.author_id \
-         WHERE lk.id = {u} AND v.id = {v} AND {}{lock}",
+         WHERE lk.id = {u} AND v.id = {v} AND {}",
         policy::audience("lk.visibility", "lk.likes_visibility"),
         policy::video_visible(Some(u), "v.author_id", "a.visibility")
     )
-}
-
-/// The video with its counters, if `viewer` can see it; `NOT_FOUND` otherwise.
-async fn video_as_seen_by(
-    db: &impl ConnectionTrait,
-    viewer: Uuid,
-    video_id: Uuid,
-) -> AppResult<CountedVideo> {
-    visible_videos(db, Some(viewer), &[video_id])
-        .await?
-        .pop()
-        .ok_or(AppError::NotFound)
 }
 
 /// Removes every like of `liker` (only those on `author`'s videos, when given) and lowers

@@ -2,6 +2,7 @@
 //! applies the policy from [`crate::privacy`] inside its SQL.
 pub mod accounts;
 pub mod counters;
+pub mod hold;
 pub mod likes;
 pub mod page;
 pub mod social;
@@ -13,7 +14,7 @@ use entity::user;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// Loads an account by ID.
 pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<user::Model>> {
@@ -37,7 +38,5 @@ pub async fn users_by_ids(
 
 /// The signed-in viewer's own account; a token for a deleted account no longer works.
 pub async fn viewer_account(db: &impl ConnectionTrait, viewer: Uuid) -> AppResult<user::Model> {
-    find_user(db, viewer).await?.ok_or_else(|| {
-        AppError::Unauthenticated("the account of this token no longer exists".into())
-    })
+    find_user(db, viewer).await?.ok_or_else(hold::gone)
 }

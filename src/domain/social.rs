@@ -6,9 +6,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult};
 use uuid::Uuid;
 
 use super::{
+    hold::{hold, Hold, Other},
     likes::remove_likes_by,
     page::{self, Page, PageRequest},
-    viewer_account,
 };
 use crate::{
     db::{self, col, now_us, Sql},
@@ -115,7 +115,7 @@ pub async fn follow_user(
     }
     db::transaction(db, move |txn| {
         Box::pin(async move {
-            viewer_account(txn, viewer).await?;
+            hold(txn, Hold::Shared, viewer, Some(Other::Account(target))).await?;
             let followee = visible_user_or_404(txn, viewer, target).await?;
             if let Some(state) = find_follow(txn, viewer, target).await? {
                 return Ok((state, followee));
@@ -143,6 +143,7 @@ pub async fn follow_user(
 pub async fn unfollow_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -> AppResult<bool> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
+            hold(txn, Hold::Shared, viewer, Some(Other::Account(target))).await?;
             visible_user_or_404(txn, viewer, target).await?;
             delete_follow(txn, viewer, target, None).await
         })
@@ -158,6 +159,7 @@ pub async fn approve_follow_request(
 ) -> AppResult<user::Model> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
+            hold(txn, Hold::Shared, viewer, Some(Other::Account(follower))).await?;
             let mut q = Sql::default();
             let (a, b) = (q.bind(follower), q.bind(viewer));
             q.push(&format!(
@@ -180,6 +182,7 @@ pub async fn reject_follow_request(
 ) -> AppResult<()> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
+            hold(txn, Hold::Shared, viewer, Some(Other::Account(follower))).await?;
             match delete_follow(txn, follower, viewer, Some(FollowState::Pending)).await? {
                 true => Ok(()),
                 false => Err(AppError::NotFound),
@@ -197,6 +200,7 @@ pub async fn remove_follower(
 ) -> AppResult<()> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
+            hold(txn, Hold::Shared, viewer, Some(Other::Account(follower))).await?;
             match delete_follow(txn, follower, viewer, Some(FollowState::Approved)).await? {
                 true => Ok(()),
                 false => Err(AppError::NotFound),
@@ -225,15 +229,18 @@ pub async fn block_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -> 
     }
     db::transaction(db, move |txn| {
         Box::pin(async move {
-            viewer_account(txn, viewer).await?;
+            hold(txn, Hold::Exclusive, viewer, Some(Other::Account(target))).await?;
             if has_blocked(txn, viewer, target).await? {
                 return Ok(());
             }
             visible_user_or_404(txn, viewer, target).await?;
             let mut q = Sql::default();
             let (a, b, t) = (q.bind(viewer), q.bind(target), q.bind(now_us()));
+            // Held exclusively, the pair cannot gain a block meanwhile; the clause keeps a
+            // duplicate from ever surfacing as an error all the same.
             q.push(&format!(
-                "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ({a}, {b}, {t})"
+                "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ({a}, {b}, {t}) \
+                 ON CONFLICT DO NOTHING"
             ));
             q.execute(txn).await?;
             delete_follow(txn, viewer, target, None).await?;
@@ -252,6 +259,7 @@ pub async fn block_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -> 
 pub async fn unblock_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -> AppResult<bool> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
+            hold(txn, Hold::Exclusive, viewer, Some(Other::Account(target))).await?;
             let mut q = Sql::default();
             let (a, b) = (q.bind(viewer), q.bind(target));
             q.push(&format!(

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{
     counters::{self, CountedVideo},
+    hold::{hold, Hold},
     page::{self, Page, PageRequest},
 };
 use crate::{
@@ -76,7 +77,6 @@ pub async fn create_video(
     input: NewVideo,
 ) -> AppResult<video::Model> {
     validate(&input)?;
-    super::viewer_account(db, viewer).await?;
     let tags: Vec<String> = input.hashtags.iter().map(|h| h.trim().to_owned()).collect();
     let model = video::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -87,7 +87,15 @@ pub async fn create_video(
         created_at: Set(now_us()),
         view_count: Set(0),
     };
-    Ok(model.insert(db).await?)
+    db::transaction(db, move |txn| {
+        let model = model.clone();
+        Box::pin(async move {
+            // Held, the account cannot be deleted before the video is in.
+            hold(txn, Hold::Shared, viewer, None).await?;
+            Ok(model.insert(txn).await?)
+        })
+    })
+    .await
 }
 
 /// Deletes one of the viewer's videos (its likes go with it). A video the viewer cannot
@@ -95,6 +103,7 @@ pub async fn create_video(
 pub async fn delete_video(db: &DatabaseConnection, viewer: Uuid, id: Uuid) -> AppResult<()> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
+            hold(txn, Hold::Shared, viewer, None).await?;
             let video = visible_videos(txn, Some(viewer), &[id])
                 .await?
                 .pop()
@@ -141,6 +150,21 @@ pub async fn visible_videos(
     rows.iter()
         .map(|r| Ok(CountedVideo::from_query_result(r, "")?))
         .collect()
+}
+
+/// The video `id` with its counters, whoever the viewer: only for a caller that has just
+/// established Rule V itself, in the same transaction (a like answering with its video).
+pub async fn counted_video(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<CountedVideo>> {
+    let mut q = Sql::default();
+    let v = q.bind(id);
+    q.push(&format!(
+        "SELECT v.*, {} FROM videos v WHERE v.id = {v}",
+        counters::select_list("v")
+    ));
+    Ok(q.one(db)
+        .await?
+        .map(|r| CountedVideo::from_query_result(&r, ""))
+        .transpose()?)
 }
 
 /// `author`'s videos as `viewer` may see them (all or none, by Rule V), newest first.

@@ -12,5 +12,7 @@ mod idp_tokens;
 mod limits;
 mod privacy_props;
 mod privacy_rules;
+mod races;
+mod races_http;
 mod rate_limits;
 mod schema;
