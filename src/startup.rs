@@ -19,9 +19,9 @@ use crate::{
     db, domain,
     error::AppError,
     graphql::{build_schema, request_data, AppSchema},
-    ids::CursorCodec,
+    ids::{CursorCodec, IdCodec},
     ratelimit::{RateLimiter, RateLimits, SWEEP_INTERVAL},
-    secret,
+    secret::{self, Secrets},
 };
 
 /// Everything a request handler needs.
@@ -39,21 +39,22 @@ pub struct Application {
     server: Server,
     db: DatabaseConnection,
     tokens: Tokens,
+    ids: IdCodec,
     rate_limiter: Arc<RateLimiter>,
 }
 
 impl Application {
-    /// Connects, migrates, resolves the secret and the token settings, and binds
-    /// `config.bind`.
+    /// Connects, migrates, resolves the token secret, the ID key and the token settings,
+    /// and binds `config.bind`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let secret = secret::resolve(config)?;
+        let secrets = secret::resolve(config)?;
         let auth = AuthSettings::from_config(config)?;
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
         let listener = TcpListener::bind(&config.bind)?;
         Self::from_parts_with_rate_limits(
             db,
-            &secret,
+            &secrets,
             Duration::hours(config.token_ttl_hours),
             auth,
             config.limits,
@@ -66,22 +67,22 @@ impl Application {
     /// HS256 tokens only): the entry point tests share.
     pub fn from_parts(
         db: DatabaseConnection,
-        secret: &[u8],
+        secrets: &Secrets,
         token_ttl: Duration,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        Self::from_parts_with_auth(db, secret, token_ttl, AuthSettings::default(), listener)
+        Self::from_parts_with_auth(db, secrets, token_ttl, AuthSettings::default(), listener)
     }
 
     /// [`Application::from_parts`] with explicit token settings (leeway, identity provider).
     pub fn from_parts_with_auth(
         db: DatabaseConnection,
-        secret: &[u8],
+        secrets: &Secrets,
         token_ttl: Duration,
         auth: AuthSettings,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        Self::from_parts_with_limits(db, secret, token_ttl, auth, Limits::default(), listener)
+        Self::from_parts_with_limits(db, secrets, token_ttl, auth, Limits::default(), listener)
     }
 
     /// [`Application::from_parts_with_auth`] with explicit query, request and shutdown
@@ -90,21 +91,21 @@ impl Application {
     /// Mutations are not rate limited (see [`Application::from_parts_with_rate_limits`]).
     pub fn from_parts_with_limits(
         db: DatabaseConnection,
-        secret: &[u8],
+        secrets: &Secrets,
         token_ttl: Duration,
         auth: AuthSettings,
         limits: Limits,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let rate = RateLimits::off();
-        Self::from_parts_with_rate_limits(db, secret, token_ttl, auth, limits, rate, listener)
+        Self::from_parts_with_rate_limits(db, secrets, token_ttl, auth, limits, rate, listener)
     }
 
     /// [`Application::from_parts_with_limits`] with rate limits on mutations (what
     /// [`Application::build`] uses, with the configured quotas).
     pub fn from_parts_with_rate_limits(
         db: DatabaseConnection,
-        secret: &[u8],
+        secrets: &Secrets,
         token_ttl: Duration,
         auth: AuthSettings,
         limits: Limits,
@@ -112,11 +113,14 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
-        let tokens = Tokens::new(secret, token_ttl)?.with_leeway(auth.leeway_secs);
+        let ids = IdCodec::new(&secrets.id_key);
+        let tokens =
+            Tokens::new(&secrets.jwt_secret, token_ttl, ids.clone())?.with_leeway(auth.leeway_secs);
         let schema = build_schema(
             db.clone(),
             tokens.clone(),
-            CursorCodec::new(secret),
+            ids.clone(),
+            CursorCodec::new(&secrets.id_key),
             &limits,
         );
         let port = listener.local_addr()?.port();
@@ -150,6 +154,7 @@ impl Application {
             server,
             db,
             tokens,
+            ids,
             rate_limiter,
         })
     }
@@ -167,6 +172,11 @@ impl Application {
     /// The token issuer (the demo prints tokens with it).
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// The codec of the API's IDs (the demo prints one).
+    pub fn ids(&self) -> &IdCodec {
+        &self.ids
     }
 
     /// Runs until stopped; meanwhile drops the keys of full rate-limit buckets every

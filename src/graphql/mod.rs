@@ -12,7 +12,12 @@ use sea_orm::DatabaseConnection;
 
 pub use loaders::Loaders;
 
-use crate::{auth::token::Tokens, auth::Viewer, config::Limits, ids::CursorCodec};
+use crate::{
+    auth::token::Tokens,
+    auth::Viewer,
+    config::Limits,
+    ids::{CursorCodec, IdCodec},
+};
 
 /// The schema type.
 pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
@@ -23,6 +28,7 @@ pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>
 pub fn build_schema(
     db: DatabaseConnection,
     tokens: Tokens,
+    ids: IdCodec,
     cursors: CursorCodec,
     limits: &Limits,
 ) -> AppSchema {
@@ -38,6 +44,7 @@ pub fn build_schema(
         .extension(identity::UnlinkedIdentityGuard)
         .data(db)
         .data(tokens)
+        .data(ids)
         .data(cursors)
         .finish()
 }

@@ -22,7 +22,7 @@ use crate::{
         page::{Page, PageRequest},
     },
     error::AppError,
-    ids::{encode_id, CursorCodec, CursorKind, Keyset, Kind},
+    ids::{CursorCodec, CursorKind, IdCodec, Keyset, Kind},
 };
 
 /// `PUBLIC` accounts are seen by all; `PRIVATE` ones approve their followers.
@@ -112,6 +112,11 @@ pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
     ctx.data::<Loaders>()
 }
 
+/// The codec of the API's (encrypted) IDs.
+pub(super) fn ids<'a>(ctx: &Context<'a>) -> Result<&'a IdCodec> {
+    ctx.data::<IdCodec>()
+}
+
 /// Validates `first` / `after` of a list of `kind`.
 pub(super) fn page_request(
     ctx: &Context<'_>,
@@ -162,8 +167,8 @@ pub struct User(pub user::Model);
 
 #[Object]
 impl User {
-    async fn id(&self) -> ID {
-        ID(encode_id(Kind::User, self.0.id))
+    async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
+        Ok(ID(ids(ctx)?.encode_id(Kind::User, self.0.id)))
     }
     async fn handle(&self) -> &str {
         &self.0.handle
@@ -288,8 +293,8 @@ impl From<CountedVideo> for Video {
 
 #[Object]
 impl Video {
-    async fn id(&self) -> ID {
-        ID(encode_id(Kind::Video, self.model.id))
+    async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
+        Ok(ID(ids(ctx)?.encode_id(Kind::Video, self.model.id)))
     }
     async fn author(&self, ctx: &Context<'_>) -> Result<User> {
         let author_id = self.model.author_id;

@@ -6,7 +6,7 @@ use entity::{block, follow, like, user, video, LikesVisibility, Visibility};
 use jsonwebtoken::{encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
-use tally::ids::{CursorCodec, CursorKind, Keyset};
+use tally::ids::{CursorCodec, CursorKind, IdKey, Keyset};
 use uuid::Uuid;
 
 use crate::helpers::{insert_account, uid, user_uuid, vid, video_uuid, Harness, TestApp, SECRET};
@@ -754,7 +754,7 @@ async fn cursors_the_service_did_not_issue_are_bad_input() {
         genuine.push((*name, cursor));
     }
     let random = URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes());
-    let foreign_codec = CursorCodec::new(b"some-other-secret-some-other-secret!");
+    let foreign_codec = CursorCodec::new(&IdKey::random());
     let keyset = Keyset {
         time: Utc::now().timestamp_micros(),
         id: video,

@@ -9,6 +9,7 @@ mod concurrency;
 mod faults;
 mod fuzz;
 mod idp_tokens;
+mod ids;
 mod limits;
 mod privacy_props;
 mod privacy_rules;

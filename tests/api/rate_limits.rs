@@ -10,13 +10,12 @@ use entity::{block, follow, like, user, LikesVisibility, Visibility};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 use tally::{
-    auth::token::Tokens,
     config::Cli,
     ratelimit::{Rate, RateLimits},
 };
 use uuid::Uuid;
 
-use crate::helpers::{insert_account, uid, vid, video_uuid, TestApp, SECRET};
+use crate::helpers::{insert_account, uid, vid, video_uuid, TestApp};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const LIKE: &str = "mutation($v: ID!) { likeVideo(videoId: $v) { likeCount } }";
@@ -98,11 +97,7 @@ fn refused_for_an_hour(response: &Value) {
 }
 
 fn token(user: Uuid) -> String {
-    Tokens::new(SECRET, chrono::Duration::hours(24))
-        .expect("tokens")
-        .issue(user)
-        .expect("token")
-        .0
+    crate::helpers::tokens().issue(user).expect("token").0
 }
 
 async fn account(app: &TestApp, handle: &str, visibility: Visibility) -> (Uuid, String) {
