@@ -190,7 +190,8 @@ impl Application {
 }
 
 /// The viewer of a request: no `Authorization` header is anonymous; a header that does not
-/// carry a valid token is an error (never silently anonymous). An identity-provider token
+/// carry a valid token, or whose token names an account that no longer exists, is an error
+/// (never silently anonymous). An identity-provider token
 /// is the account linked to its subject, and brings the subject along: with no linked
 /// account the viewer is anonymous and the subject may only provision one.
 async fn viewer_of(
@@ -216,7 +217,14 @@ async fn viewer_of(
         }
     };
     match state.auth.verify(token)? {
-        Principal::Account(id) => Ok((Viewer(Some(id)), None)),
+        // A token outlives the account it names: one primary-key read tells, so that no
+        // request of a deleted account runs, reads included.
+        Principal::Account(id) => match domain::find_user(&state.db, id).await? {
+            Some(_) => Ok((Viewer(Some(id)), None)),
+            None => Err(AppError::Unauthenticated(
+                "the account of this token no longer exists".into(),
+            )),
+        },
         Principal::External(subject) => {
             let account = domain::accounts::account_linked_to(&state.db, &subject).await?;
             Ok((Viewer(account), Some(ExternalSubject(subject))))
@@ -224,19 +232,33 @@ async fn viewer_of(
     }
 }
 
-/// A request refused before execution: 401 for a bad token, 500 if the account of an
-/// identity could not be looked up.
-fn refused(e: AppError) -> HttpResponse {
-    let mut response = match &e {
-        AppError::Unauthenticated(_) => HttpResponse::Unauthorized(),
-        other => {
-            tracing::error!(error = ?other, "looking up the account of an identity failed");
-            HttpResponse::InternalServerError()
+/// A request refused before execution: 401 for a bad token. If the account of a token or
+/// an identity could not be looked up (the database is away), the answer is what an
+/// executed operation gives then: HTTP 200, `data: null` and one `INTERNAL` error, for
+/// each operation of a batch.
+fn refused(e: AppError, batch: &BatchRequest) -> HttpResponse {
+    let answer = |data: bool| {
+        let errors =
+            serde_json::json!([{ "message": e.message(), "extensions": { "code": e.code() } }]);
+        if data {
+            serde_json::json!({ "data": null, "errors": errors })
+        } else {
+            serde_json::json!({ "errors": errors })
         }
     };
-    response.json(serde_json::json!({
-        "errors": [{ "message": e.message(), "extensions": { "code": e.code() } }]
-    }))
+    match &e {
+        AppError::Unauthenticated(_) => HttpResponse::Unauthorized().json(answer(false)),
+        other => {
+            tracing::error!(error = ?other, "looking up the account of a token failed");
+            let body = match batch {
+                BatchRequest::Single(_) => answer(true),
+                BatchRequest::Batch(ops) => {
+                    serde_json::Value::Array(ops.iter().map(|_| answer(true)).collect())
+                }
+            };
+            HttpResponse::Ok().json(body)
+        }
+    }
 }
 
 /// `POST /graphql`. The body is read here (not by async-graphql's extractor, which reads
@@ -253,7 +275,7 @@ async fn graphql(
     };
     let (viewer, subject) = match viewer_of(&http, &state).await {
         Ok(v) => v,
-        Err(e) => return refused(e),
+        Err(e) => return refused(e, &batch),
     };
     let caller = state.rate_limiter.caller(&http);
     let prepare = |r| {

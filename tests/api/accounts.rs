@@ -404,7 +404,8 @@ async fn http_token_of_a_deleted_account_cannot_mutate() {
             "mutation { deleteAccount(password: \"password123\") }".to_owned(),
         ),
     ] {
-        let (_, body) = app.gql(Some(&token), &query, json!({})).await;
+        let (status, body) = app.gql(Some(&token), &query, json!({})).await;
+        assert_eq!(status, 401, "{case}: {body}");
         assert_eq!(code_of(&body), "UNAUTHENTICATED", "{case}: {body}");
         assert_eq!(body["data"], Value::Null, "{case}: {body}");
     }
@@ -427,12 +428,41 @@ async fn http_token_of_a_deleted_account_cannot_mutate() {
         block::Entity::find().count(&app.db).await.expect("count"),
         0
     );
-    // And the ghost is nobody when it reads.
+}
+
+#[tokio::test]
+async fn http_reads_with_the_token_of_a_deleted_account_are_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let (_, token) = http_sign_up(&app, "gone").await;
     let (status, body) = app.gql(Some(&token), VIEWER_Q, json!({})).await;
-    assert!(
-        status == 401 || body["data"]["viewer"].is_null(),
-        "a deleted account is not a viewer: {status} {body}"
+    assert_eq!(status, 200, "a live account reads: {body}");
+    assert!(body["data"]["viewer"].is_object(), "{body}");
+    let (status, body) = app
+        .gql(
+            Some(&token),
+            "mutation { deleteAccount(password: \"password123\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["data"]),
+        (200, &json!({ "deleteAccount": true }))
     );
+    for query in [
+        VIEWER_Q,
+        "{ feed(first: 5) { edges { cursor } } }",
+        "{ user(handle: \"gone\") { id } }",
+        "{ __typename }",
+    ] {
+        let (status, body) = app.gql(Some(&token), query, json!({})).await;
+        assert_eq!(status, 401, "{query}: {body}");
+        assert_eq!(code_of(&body), "UNAUTHENTICATED", "{query}: {body}");
+        assert_eq!(
+            body["errors"][0]["message"], "the account of this token no longer exists",
+            "{query}: {body}"
+        );
+        assert!(body.get("data").is_none(), "{query}: {body}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

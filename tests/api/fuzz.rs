@@ -1358,9 +1358,10 @@ struct ClaimsSpec {
 }
 
 impl ClaimsSpec {
-    /// Whether the service must accept it (see `src/auth/token.rs`).
+    /// Whether the service must accept it (see `src/auth/token.rs`). A well-formed `sub`
+    /// naming no account (case 1, a fresh UUID) is refused like a deleted account's.
     fn valid(&self) -> bool {
-        self.sub % 7 <= 1
+        self.sub.is_multiple_of(7)
             && self.iss.is_multiple_of(5)
             && self.aud.is_multiple_of(5)
             && matches!(self.iat % 5, 0 | 4)
