@@ -3,6 +3,7 @@ mod identity;
 mod limits;
 mod loaders;
 mod mutation;
+mod nulls;
 mod prefetch;
 mod query;
 mod types;
@@ -41,6 +42,7 @@ pub fn build_schema(
         builder = builder.disable_introspection();
     }
     builder
+        .extension(nulls::NullPropagation)
         .extension(identity::UnlinkedIdentityGuard)
         .data(db)
         .data(tokens)

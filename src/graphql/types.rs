@@ -204,31 +204,35 @@ impl User {
             _ => Ok(FollowState::None),
         }
     }
-    /// Pending requests to follow this user. `FORBIDDEN` unless the viewer is this user.
+    /// Pending requests to follow this user; `null` unless the viewer is this user.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn follow_requests(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
-    ) -> Result<UserConnection> {
-        let me = self.own(ctx, "follow requests")?;
+    ) -> Result<Option<UserConnection>> {
+        let Some(me) = self.own(ctx) else {
+            return Ok(None);
+        };
         let req = page_request(ctx, CursorKind::Users, first, after)?;
         let page = domain::social::follow_requests(db(ctx)?, me, req).await?;
-        UserConnection::new(ctx, page)
+        UserConnection::new(ctx, page).map(Some)
     }
-    /// Accounts this user blocked. `FORBIDDEN` unless the viewer is this user.
+    /// Accounts this user blocked; `null` unless the viewer is this user.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn blocked_users(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
-    ) -> Result<UserConnection> {
-        let me = self.own(ctx, "blocked users")?;
+    ) -> Result<Option<UserConnection>> {
+        let Some(me) = self.own(ctx) else {
+            return Ok(None);
+        };
         let req = page_request(ctx, CursorKind::Users, first, after)?;
         let page = domain::social::blocked_users(db(ctx)?, me, req).await?;
-        UserConnection::new(ctx, page)
+        UserConnection::new(ctx, page).map(Some)
     }
     /// This user's videos, newest first; empty where Rule V hides them.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
@@ -264,11 +268,10 @@ impl User {
             .unwrap_or((0, 0)))
     }
 
-    fn own(&self, ctx: &Context<'_>, what: &str) -> Result<Uuid> {
-        match viewer(ctx).id() {
-            Some(v) if v == self.0.id => Ok(v),
-            _ => Err(AppError::Forbidden(format!("only this user may see its {what}")).into()),
-        }
+    /// The viewer, when it is this user (own-only fields answer `null` to anyone else,
+    /// without an error: PRIVACY.md, "Not revealing").
+    fn own(&self, ctx: &Context<'_>) -> Option<Uuid> {
+        viewer(ctx).id().filter(|v| *v == self.0.id)
     }
 }
 

@@ -11,6 +11,7 @@ mod fuzz;
 mod idp_tokens;
 mod ids;
 mod limits;
+mod nulls;
 mod privacy_props;
 mod privacy_rules;
 mod rate_limits;
