@@ -1757,3 +1757,109 @@ async fn every_mutation_refuses_the_token_of_a_deleted_account() {
         wrong.join("\n")
     );
 }
+
+#[tokio::test]
+async fn unique_violations_are_told_apart_by_constraint_name_or_by_their_rows() {
+    let db = crate::helpers::fresh_db().await;
+    let insert = |handle: &str, subject: Option<&str>| {
+        let mut am: user::ActiveModel = user::ActiveModel {
+            id: sea_orm::ActiveValue::Set(Uuid::now_v7()),
+            handle: sea_orm::ActiveValue::Set(handle.to_owned()),
+            display_name: sea_orm::ActiveValue::Set(handle.to_owned()),
+            password_hash: sea_orm::ActiveValue::Set("-".to_owned()),
+            account_type: sea_orm::ActiveValue::Set(entity::AccountType::Personal),
+            visibility: sea_orm::ActiveValue::Set(Visibility::Public),
+            likes_visibility: sea_orm::ActiveValue::Set(LikesVisibility::Everyone),
+            birth_year: sea_orm::ActiveValue::Set(None),
+            region: sea_orm::ActiveValue::Set(None),
+            language: sea_orm::ActiveValue::Set(None),
+            created_at: sea_orm::ActiveValue::Set(0),
+            external_subject: sea_orm::ActiveValue::Set(None),
+        };
+        am.external_subject = sea_orm::ActiveValue::Set(subject.map(str::to_owned));
+        let db = db.clone();
+        async move { sea_orm::ActiveModelTrait::insert(am, &db).await }
+    };
+    insert("taken", Some("idp|1")).await.expect("first");
+    let handle = insert("taken", None).await.expect_err("same handle");
+    let subject = insert("other", Some("idp|1"))
+        .await
+        .expect_err("same subject");
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let (handle, subject) = (
+        tally::db::unique_violation(&handle),
+        tally::db::unique_violation(&subject),
+    );
+    if postgres {
+        assert_eq!(handle, Some(Some("users_handle_key")));
+        assert_eq!(subject, Some(Some(migration::EXTERNAL_SUBJECT_INDEX)));
+    } else {
+        // SQLite names no constraint; the domain asks the rows instead (next test).
+        assert_eq!((handle, subject), (Some(None), Some(None)));
+    }
+}
+
+#[tokio::test]
+async fn racing_sign_ups_and_provisions_conflict_on_what_they_share() {
+    use tally::domain::accounts::{provision_account, sign_up, Provision, SignUp};
+    let db = crate::helpers::fresh_db_with_pool(8).await;
+    let provision = |handle: String| Provision {
+        handle,
+        display_name: None,
+        account_type: entity::AccountType::Personal,
+        visibility: Visibility::Public,
+        likes_visibility: LikesVisibility::Everyone,
+        birth_year: None,
+        region: None,
+        language: None,
+    };
+    // One subject, eight handles: one account, seven "already linked".
+    let provisions = (0..8).map(|i| {
+        let db = db.clone();
+        let input = provision(format!("linked{i}"));
+        tokio::spawn(async move { provision_account(&db, "idp|race".into(), input).await })
+    });
+    let mut created = 0;
+    for joined in futures_util::future::join_all(provisions).await {
+        match joined.expect("task") {
+            Ok(_) => created += 1,
+            Err(e) => {
+                assert_eq!(e.code(), "CONFLICT", "{}", e.message());
+                assert_eq!(e.message(), "an account is already linked to this identity");
+            }
+        }
+    }
+    assert_eq!(created, 1);
+    // One handle, eight sign-ups: one account, seven "handle is taken".
+    let sign_ups = (0..8).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            sign_up(
+                &db,
+                SignUp {
+                    handle: "samehandle".into(),
+                    password: "password123".into(),
+                    display_name: None,
+                    account_type: entity::AccountType::Personal,
+                    visibility: Visibility::Public,
+                    likes_visibility: LikesVisibility::Everyone,
+                    birth_year: None,
+                    region: None,
+                    language: None,
+                },
+            )
+            .await
+        })
+    });
+    let mut created = 0;
+    for joined in futures_util::future::join_all(sign_ups).await {
+        match joined.expect("task") {
+            Ok(_) => created += 1,
+            Err(e) => assert_eq!(
+                (e.code(), e.message()),
+                ("CONFLICT", "handle is taken".to_owned())
+            ),
+        }
+    }
+    assert_eq!(created, 1);
+}
