@@ -101,7 +101,7 @@ fn auth_payload(ctx: &Context<'_>, account: user::Model) -> Result<AuthPayload> 
     Ok(AuthPayload {
         token,
         expires_at,
-        user: User(account),
+        user: User::from(account),
     })
 }
 
@@ -186,7 +186,7 @@ impl Mutation {
             },
         )
         .await?;
-        Ok(User(account))
+        Ok(User::from(account))
     }
 
     /// Changes the viewer's settings; takes effect on the very next read.
@@ -201,7 +201,7 @@ impl Mutation {
             region: input.region,
             language: input.language,
         };
-        Ok(User(
+        Ok(User::from(
             domain::accounts::update_account(db(ctx)?, me, changes).await?,
         ))
     }
@@ -225,8 +225,8 @@ impl Mutation {
         let follower = domain::viewer_account(db, me).await?;
         Ok(Follow {
             state: Some(state).into(),
-            follower: User(follower),
-            followee: User(followee),
+            follower: User::from(follower),
+            followee: User::from(followee),
         })
     }
 
@@ -246,8 +246,8 @@ impl Mutation {
         let followee = domain::viewer_account(db, me).await?;
         Ok(Follow {
             state: Some(entity::FollowState::Approved).into(),
-            follower: User(follower),
-            followee: User(followee),
+            follower: User::from(follower),
+            followee: User::from(followee),
         })
     }
 

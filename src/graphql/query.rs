@@ -20,7 +20,7 @@ impl Query {
     /// The signed-in account; `null` when anonymous.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         match viewer(ctx).id() {
-            Some(id) => Ok(domain::find_user(db(ctx)?, id).await?.map(User)),
+            Some(id) => Ok(domain::find_user(db(ctx)?, id).await?.map(User::from)),
             None => Ok(None),
         }
     }
@@ -34,7 +34,7 @@ impl Query {
         Ok(match kind {
             Kind::User => domain::social::visible_user(db, v, uuid)
                 .await?
-                .map(|u| Node::User(User(u))),
+                .map(|u| Node::User(User::from(u))),
             Kind::Video => domain::videos::visible_videos(db, v, &[uuid])
                 .await?
                 .pop()
@@ -47,7 +47,7 @@ impl Query {
         Ok(
             domain::social::visible_user_by_handle(db(ctx)?, viewer(ctx).id(), &handle)
                 .await?
-                .map(User),
+                .map(User::from),
         )
     }
 

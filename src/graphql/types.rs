@@ -20,6 +20,7 @@ use crate::{
         counters::CountedVideo,
         likes::VisibleLikers,
         page::{Page, PageRequest},
+        PublicUser,
     },
     error::AppError,
     ids::{CursorCodec, CursorKind, IdCodec, Keyset, Kind},
@@ -163,7 +164,13 @@ fn edges_of<T>(
 
 /// An account as a viewer sees it.
 #[derive(Clone, Debug)]
-pub struct User(pub user::Model);
+pub struct User(pub PublicUser);
+
+impl From<user::Model> for User {
+    fn from(u: user::Model) -> Self {
+        User(u.into())
+    }
+}
 
 #[Object]
 impl User {
@@ -452,7 +459,7 @@ pub struct UserEdge {
 }
 
 impl UserConnection {
-    fn new(ctx: &Context<'_>, page: Page<user::Model>) -> Result<Self> {
+    fn new(ctx: &Context<'_>, page: Page<PublicUser>) -> Result<Self> {
         let (edges, page_info) = edges_of(ctx, CursorKind::Users, page)?;
         Ok(UserConnection {
             edges: edges
