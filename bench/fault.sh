@@ -78,6 +78,8 @@ DB_URL="postgres://postgres@127.0.0.1:$PG_PORT/tally"
 # The storm signs up its accounts from one address: the sign-up rate limit is off; the like
 # limit stays as configured (a RATE_LIMITED answer is counted, not taken for a fault).
 echo "== Tally (target/release/tally serve) on 127.0.0.1:$PORT; migrations run at start-up"
+# The ID key is required on PostgreSQL; the checker reads the server's IDs with it too.
+export TALLY_ID_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 DATABASE_URL="$DB_URL" \
   TALLY_JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
   TALLY_BIND="127.0.0.1:$PORT" RUST_LOG="${RUST_LOG:-warn}" TALLY_RATE_AUTH=0 \

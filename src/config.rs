@@ -59,10 +59,15 @@ pub struct Config {
         global = true
     )]
     pub bind: String,
-    /// HS256 secret for tokens and cursors. Unset on SQLite: generated and kept beside the
-    /// database file. Required on PostgreSQL.
+    /// HS256 secret for tokens. Unset on SQLite: generated and kept beside the database
+    /// file. Required on PostgreSQL.
     #[arg(long, env = "TALLY_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
+    /// Key of the encrypted IDs and cursors: 32 random bytes as 64 hexadecimal characters.
+    /// Unset on SQLite: generated and kept beside the database file. Required on
+    /// PostgreSQL. Changing it changes every ID and cursor.
+    #[arg(long, env = "TALLY_ID_KEY", hide_env_values = true, global = true)]
+    pub id_key: Option<String>,
     /// Lifetime of issued tokens, in hours.
     #[arg(
         long,

@@ -3,8 +3,10 @@
 use std::{future::Future, pin::Pin, time::Duration};
 
 use sea_orm::{
+    error::{SqlxError, SqlxSqliteError},
+    sqlx::error::{DatabaseError, ErrorKind},
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, QueryResult, Statement, TransactionSession, TransactionTrait, Value,
+    DbErr, QueryResult, RuntimeErr, Statement, TransactionSession, TransactionTrait, Value,
 };
 
 use crate::error::{AppError, AppResult};
@@ -117,7 +119,7 @@ const MAX_ATTEMPTS: u32 = 8;
 
 /// Runs `body` in one transaction, committed only if it succeeds; retried from the start
 /// (a bounded number of times) when the database reports a transient conflict: a
-/// PostgreSQL deadlock or serialization failure, or SQLite's "database is locked".
+/// PostgreSQL deadlock or serialization failure, or SQLite's `SQLITE_BUSY`/`SQLITE_LOCKED`.
 pub async fn transaction<T, F>(db: &DatabaseConnection, mut body: F) -> AppResult<T>
 where
     F: for<'c> FnMut(&'c DatabaseTransaction) -> TxFuture<'c, T>,
@@ -150,18 +152,112 @@ where
     }
 }
 
-/// Whether a failure is a conflict that a retry of the whole transaction can clear.
+/// Whether a failure is a conflict that a retry of the whole transaction can clear,
+/// judged by the database's error code, never by its message text.
 fn is_transient(e: &anyhow::Error) -> bool {
-    let Some(db_err) = e.downcast_ref::<DbErr>() else {
+    let Some(db_err) = e.downcast_ref::<DbErr>().and_then(database_error) else {
         return false;
     };
-    let text = db_err.to_string();
-    [
-        "deadlock detected",
-        "could not serialize access",
-        "database is locked",
-        "database table is locked",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
+    let Some(code) = db_err.code() else {
+        return false;
+    };
+    if db_err.try_downcast_ref::<SqlxSqliteError>().is_some() {
+        code.parse().is_ok_and(is_transient_sqlite_code)
+    } else {
+        is_transient_sqlstate(&code)
+    }
+}
+
+/// PostgreSQL: `40001` serialization_failure, `40P01` deadlock_detected.
+fn is_transient_sqlstate(code: &str) -> bool {
+    matches!(code, "40001" | "40P01")
+}
+
+/// SQLite (sqlx reports the extended result code): `SQLITE_BUSY` (5) and `SQLITE_LOCKED`
+/// (6), with every extended code of theirs (`SQLITE_BUSY_SNAPSHOT` = 517, …), whose low
+/// byte is the primary code.
+fn is_transient_sqlite_code(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6)
+}
+
+/// The database's own report of a failed statement, if the failure is one.
+pub fn database_error(e: &DbErr) -> Option<&(dyn DatabaseError + 'static)> {
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            SqlxError::Database(d) => Some(d.as_ref()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A unique violation, with the name of the violated constraint or unique index when the
+/// database reports it: PostgreSQL always does; SQLite never does (sqlx's `SqliteError`
+/// carries only a code and a message), so there it is `Some(None)`.
+pub fn unique_violation(e: &DbErr) -> Option<Option<&str>> {
+    let db_err = database_error(e)?;
+    (db_err.kind() == ErrorKind::UniqueViolation).then(|| db_err.constraint())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_codes_are_the_conflicts_a_retry_clears() {
+        assert!(is_transient_sqlstate("40001"));
+        assert!(is_transient_sqlstate("40P01"));
+        for other in ["23505", "40002", "40003", "57014", "08006", "", "40p01"] {
+            assert!(!is_transient_sqlstate(other), "{other}");
+        }
+        // SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
+        for code in [5, 6, 261, 517, 773, 262, 518] {
+            assert!(is_transient_sqlite_code(code), "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_CONSTRAINT_UNIQUE (2067), SQLITE_FULL, SQLITE_IOERR_*.
+        for code in [0, 1, 2067, 1555, 13, 10, 266, 7] {
+            assert!(!is_transient_sqlite_code(code), "{code}");
+        }
+    }
+
+    fn temp_sqlite() -> String {
+        let path = std::env::temp_dir().join(format!("tally-db-test-{}.db", uuid::Uuid::new_v4()));
+        format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    #[tokio::test]
+    async fn a_locked_sqlite_database_is_transient_and_a_duplicate_is_not() {
+        let url = temp_sqlite();
+        let first = connect(&url, 1).await.expect("connect");
+        let second = connect(&url, 1).await.expect("connect");
+        first
+            .execute_unprepared("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+            .await
+            .expect("create");
+        second
+            .execute_unprepared("PRAGMA busy_timeout = 0")
+            .await
+            .expect("no waiting");
+        let txn = first.begin().await.expect("begin");
+        txn.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .expect("write lock taken");
+        let busy = second
+            .execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .expect_err("the database is locked");
+        let code = database_error(&busy).and_then(|d| d.code().map(|c| c.into_owned()));
+        assert!(is_transient(&busy.into()), "SQLITE_BUSY ({code:?})");
+        txn.commit().await.expect("commit");
+
+        let duplicate = second
+            .execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .expect_err("duplicate key");
+        assert_eq!(unique_violation(&duplicate), Some(None), "{duplicate}");
+        assert!(!is_transient(&duplicate.into()));
+        assert!(!is_transient(&anyhow::anyhow!("database is locked")));
+    }
 }

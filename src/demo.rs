@@ -11,7 +11,7 @@ use crate::{
         social::{approve_follow_request, follow_user},
         videos::{create_video, NewVideo},
     },
-    ids::{encode_id, Kind},
+    ids::{IdCodec, Kind},
 };
 
 /// Password of every demo account.
@@ -45,7 +45,11 @@ async fn account(
 
 /// Seeds the demo world if the database has no accounts, then prints tokens for the
 /// creator and for one of the likers.
-pub async fn seed_and_print(db: &DatabaseConnection, tokens: &Tokens) -> anyhow::Result<()> {
+pub async fn seed_and_print(
+    db: &DatabaseConnection,
+    tokens: &Tokens,
+    ids: &IdCodec,
+) -> anyhow::Result<()> {
     use AccountType::*;
     use LikesVisibility as L;
     use Visibility::*;
@@ -117,7 +121,7 @@ pub async fn seed_and_print(db: &DatabaseConnection, tokens: &Tokens) -> anyhow:
                 .map_err(fail("like"))?;
         }
         println!("Demo world seeded (every password: {DEMO_PASSWORD}).");
-        println!("Video to try: {}", encode_id(Kind::Video, dance.id));
+        println!("Video to try: {}", ids.encode_id(Kind::Video, dance.id));
     }
     for handle in ["maya.creates", "ana"] {
         if let Some(u) = crate::domain::social::visible_user_by_handle(db, None, handle)

@@ -19,9 +19,9 @@ use crate::{
     db, domain,
     error::AppError,
     graphql::{build_schema, request_data, AppSchema},
-    ids::CursorCodec,
+    ids::{CursorCodec, IdCodec},
     ratelimit::{RateLimiter, RateLimits, SWEEP_INTERVAL},
-    secret,
+    secret::{self, Secrets},
 };
 
 /// Everything a request handler needs.
@@ -39,21 +39,22 @@ pub struct Application {
     server: Server,
     db: DatabaseConnection,
     tokens: Tokens,
+    ids: IdCodec,
     rate_limiter: Arc<RateLimiter>,
 }
 
 impl Application {
-    /// Connects, migrates, resolves the secret and the token settings, and binds
-    /// `config.bind`.
+    /// Connects, migrates, resolves the token secret, the ID key and the token settings,
+    /// and binds `config.bind`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let secret = secret::resolve(config)?;
+        let secrets = secret::resolve(config)?;
         let auth = AuthSettings::from_config(config)?;
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
         let listener = TcpListener::bind(&config.bind)?;
         Self::from_parts_with_rate_limits(
             db,
-            &secret,
+            &secrets,
             Duration::hours(config.token_ttl_hours),
             auth,
             config.limits,
@@ -66,22 +67,22 @@ impl Application {
     /// HS256 tokens only): the entry point tests share.
     pub fn from_parts(
         db: DatabaseConnection,
-        secret: &[u8],
+        secrets: &Secrets,
         token_ttl: Duration,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        Self::from_parts_with_auth(db, secret, token_ttl, AuthSettings::default(), listener)
+        Self::from_parts_with_auth(db, secrets, token_ttl, AuthSettings::default(), listener)
     }
 
     /// [`Application::from_parts`] with explicit token settings (leeway, identity provider).
     pub fn from_parts_with_auth(
         db: DatabaseConnection,
-        secret: &[u8],
+        secrets: &Secrets,
         token_ttl: Duration,
         auth: AuthSettings,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        Self::from_parts_with_limits(db, secret, token_ttl, auth, Limits::default(), listener)
+        Self::from_parts_with_limits(db, secrets, token_ttl, auth, Limits::default(), listener)
     }
 
     /// [`Application::from_parts_with_auth`] with explicit query, request and shutdown
@@ -90,21 +91,21 @@ impl Application {
     /// Mutations are not rate limited (see [`Application::from_parts_with_rate_limits`]).
     pub fn from_parts_with_limits(
         db: DatabaseConnection,
-        secret: &[u8],
+        secrets: &Secrets,
         token_ttl: Duration,
         auth: AuthSettings,
         limits: Limits,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let rate = RateLimits::off();
-        Self::from_parts_with_rate_limits(db, secret, token_ttl, auth, limits, rate, listener)
+        Self::from_parts_with_rate_limits(db, secrets, token_ttl, auth, limits, rate, listener)
     }
 
     /// [`Application::from_parts_with_limits`] with rate limits on mutations (what
     /// [`Application::build`] uses, with the configured quotas).
     pub fn from_parts_with_rate_limits(
         db: DatabaseConnection,
-        secret: &[u8],
+        secrets: &Secrets,
         token_ttl: Duration,
         auth: AuthSettings,
         limits: Limits,
@@ -112,11 +113,14 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
-        let tokens = Tokens::new(secret, token_ttl)?.with_leeway(auth.leeway_secs);
+        let ids = IdCodec::new(&secrets.id_key);
+        let tokens =
+            Tokens::new(&secrets.jwt_secret, token_ttl, ids.clone())?.with_leeway(auth.leeway_secs);
         let schema = build_schema(
             db.clone(),
             tokens.clone(),
-            CursorCodec::new(secret),
+            ids.clone(),
+            CursorCodec::new(&secrets.id_key),
             &limits,
         );
         let port = listener.local_addr()?.port();
@@ -150,6 +154,7 @@ impl Application {
             server,
             db,
             tokens,
+            ids,
             rate_limiter,
         })
     }
@@ -169,6 +174,11 @@ impl Application {
         &self.tokens
     }
 
+    /// The codec of the API's IDs (the demo prints one).
+    pub fn ids(&self) -> &IdCodec {
+        &self.ids
+    }
+
     /// Runs until stopped; meanwhile drops the keys of full rate-limit buckets every
     /// [`SWEEP_INTERVAL`].
     pub async fn run(self) -> std::io::Result<()> {
@@ -180,7 +190,8 @@ impl Application {
 }
 
 /// The viewer of a request: no `Authorization` header is anonymous; a header that does not
-/// carry a valid token is an error (never silently anonymous). An identity-provider token
+/// carry a valid token, or whose token names an account that no longer exists, is an error
+/// (never silently anonymous). An identity-provider token
 /// is the account linked to its subject, and brings the subject along: with no linked
 /// account the viewer is anonymous and the subject may only provision one.
 async fn viewer_of(
@@ -206,7 +217,14 @@ async fn viewer_of(
         }
     };
     match state.auth.verify(token)? {
-        Principal::Account(id) => Ok((Viewer(Some(id)), None)),
+        // A token outlives the account it names: one primary-key read tells, so that no
+        // request of a deleted account runs, reads included.
+        Principal::Account(id) => match domain::find_user(&state.db, id).await? {
+            Some(_) => Ok((Viewer(Some(id)), None)),
+            None => Err(AppError::Unauthenticated(
+                "the account of this token no longer exists".into(),
+            )),
+        },
         Principal::External(subject) => {
             let account = domain::accounts::account_linked_to(&state.db, &subject).await?;
             Ok((Viewer(account), Some(ExternalSubject(subject))))
@@ -214,19 +232,33 @@ async fn viewer_of(
     }
 }
 
-/// A request refused before execution: 401 for a bad token, 500 if the account of an
-/// identity could not be looked up.
-fn refused(e: AppError) -> HttpResponse {
-    let mut response = match &e {
-        AppError::Unauthenticated(_) => HttpResponse::Unauthorized(),
-        other => {
-            tracing::error!(error = ?other, "looking up the account of an identity failed");
-            HttpResponse::InternalServerError()
+/// A request refused before execution: 401 for a bad token. If the account of a token or
+/// an identity could not be looked up (the database is away), the answer is what an
+/// executed operation gives then: HTTP 200, `data: null` and one `INTERNAL` error, for
+/// each operation of a batch.
+fn refused(e: AppError, batch: &BatchRequest) -> HttpResponse {
+    let answer = |data: bool| {
+        let errors =
+            serde_json::json!([{ "message": e.message(), "extensions": { "code": e.code() } }]);
+        if data {
+            serde_json::json!({ "data": null, "errors": errors })
+        } else {
+            serde_json::json!({ "errors": errors })
         }
     };
-    response.json(serde_json::json!({
-        "errors": [{ "message": e.message(), "extensions": { "code": e.code() } }]
-    }))
+    match &e {
+        AppError::Unauthenticated(_) => HttpResponse::Unauthorized().json(answer(false)),
+        other => {
+            tracing::error!(error = ?other, "looking up the account of a token failed");
+            let body = match batch {
+                BatchRequest::Single(_) => answer(true),
+                BatchRequest::Batch(ops) => {
+                    serde_json::Value::Array(ops.iter().map(|_| answer(true)).collect())
+                }
+            };
+            HttpResponse::Ok().json(body)
+        }
+    }
 }
 
 /// `POST /graphql`. The body is read here (not by async-graphql's extractor, which reads
@@ -243,7 +275,7 @@ async fn graphql(
     };
     let (viewer, subject) = match viewer_of(&http, &state).await {
         Ok(v) => v,
-        Err(e) => return refused(e),
+        Err(e) => return refused(e, &batch),
     };
     let caller = state.rate_limiter.caller(&http);
     let prepare = |r| {

@@ -27,12 +27,26 @@ use tally::{
     auth::token::Tokens,
     db::{self, Sql},
     domain::{likes, page::PageRequest, videos},
-    ids::{encode_id, CursorCodec, CursorKind, Keyset, Kind},
+    ids::{CursorCodec, CursorKind, IdCodec, IdKey, Keyset, Kind},
     privacy::audience,
 };
 use uuid::Uuid;
 
 const SECRET: &str = "benchmark-secret-benchmark-secret-0123456789";
+/// The server's `TALLY_ID_KEY`: the benchmark encrypts the IDs and cursors it sends with it.
+const ID_KEY: &str = "0b5e4c1d7a9f3e2b6c8d0a1f4e7b9c2d5a8f1e3b6d9c0a2f5e8b1d4c7a0f3e6b";
+
+fn id_key() -> IdKey {
+    match IdKey::from_hex(ID_KEY) {
+        Ok(key) => key,
+        Err(_) => unreachable!("ID_KEY is 64 hexadecimal characters"),
+    }
+}
+
+/// The API ID of a row, as the server (running with [`ID_KEY`]) writes it.
+fn encode_id(kind: Kind, id: Uuid) -> String {
+    IdCodec::new(&id_key()).encode_id(kind, id)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Backend {
@@ -570,6 +584,7 @@ fn start_server(args: &Args, url: &str) -> anyhow::Result<Child> {
         .arg("serve")
         .env("DATABASE_URL", url)
         .env("TALLY_JWT_SECRET", SECRET)
+        .env("TALLY_ID_KEY", ID_KEY)
         .env("TALLY_BIND", format!("127.0.0.1:{}", args.port))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -861,7 +876,8 @@ async fn floor(
 
 /// Issues the service's own tokens (the server runs with [`SECRET`]) for any account.
 fn token_issuer() -> anyhow::Result<impl Fn(Uuid) -> anyhow::Result<String>> {
-    let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(24))?;
+    let ids = IdCodec::new(&id_key());
+    let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(24), ids)?;
     Ok(move |id: Uuid| {
         tokens
             .issue(id)
@@ -982,7 +998,7 @@ async fn run_scenarios(
     }
     let (big_size, big) = *data.videos.last().context("videos")?;
     if let Some((skipped, keyset)) = deep_cursor(db, data.viewer, big, 4999 * 20).await? {
-        let cursor = CursorCodec::new(SECRET.as_bytes())
+        let cursor = CursorCodec::new(&id_key())
             .encode(CursorKind::Likers, keyset)
             .map_err(|e| anyhow::anyhow!(e.message()))?;
         let page = skipped / 20 + 1;

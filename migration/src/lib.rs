@@ -7,6 +7,9 @@ mod m20261130_020000_follower_state_index;
 mod m20261130_030000_like_counter_shards;
 mod m20261130_040000_likes_by_audience_and_liker;
 
+/// The unique index of `users.external_subject`.
+pub use m20261130_004543_add_external_subject::INDEX as EXTERNAL_SUBJECT_INDEX;
+
 /// Every migration of the service, oldest first.
 pub struct Migrator;
 

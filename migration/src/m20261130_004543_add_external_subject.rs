@@ -13,8 +13,9 @@ enum Users {
     ExternalSubject,
 }
 
-/// The index the application recognises in unique-violation messages.
-const INDEX: &str = "idx_users_external_subject";
+/// The unique index of the column: the constraint PostgreSQL names when an insert violates
+/// it (the application recognises it by this name).
+pub const INDEX: &str = "idx_users_external_subject";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

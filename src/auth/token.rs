@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{AppError, AppResult},
-    ids::{decode_id, encode_id, Kind},
+    ids::{IdCodec, Kind},
 };
 
 /// `iss` of every token.
@@ -34,11 +34,13 @@ pub struct Tokens {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    ids: IdCodec,
 }
 
 impl Tokens {
-    /// Tokens signed with `secret`, valid for `ttl`.
-    pub fn new(secret: &[u8], ttl: Duration) -> anyhow::Result<Self> {
+    /// Tokens signed with `secret`, valid for `ttl`, naming accounts by their API ID
+    /// (encrypted with `ids`).
+    pub fn new(secret: &[u8], ttl: Duration, ids: IdCodec) -> anyhow::Result<Self> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
@@ -50,6 +52,7 @@ impl Tokens {
             decoding: DecodingKey::from_secret(secret)?,
             validation,
             ttl,
+            ids,
         })
     }
 
@@ -58,7 +61,7 @@ impl Tokens {
         let now = Utc::now();
         let expires = now + self.ttl;
         let claims = Claims {
-            sub: encode_id(Kind::User, user),
+            sub: self.ids.encode_id(Kind::User, user),
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             iat: now.timestamp(),
@@ -78,7 +81,8 @@ impl Tokens {
     /// The account a token proves, or `UNAUTHENTICATED` saying why not.
     pub fn verify(&self, token: &str) -> AppResult<Uuid> {
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(refusal)?;
-        decode_id("sub", Kind::User, &data.claims.sub)
+        self.ids
+            .decode_id("sub", Kind::User, &data.claims.sub)
             .map_err(|_| AppError::Unauthenticated("token subject is not a user ID".to_owned()))
     }
 }

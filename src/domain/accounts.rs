@@ -2,9 +2,10 @@
 //! deletion.
 use chrono::Datelike;
 use entity::{user, AccountType, LikesVisibility, Visibility};
+use migration::EXTERNAL_SUBJECT_INDEX;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, SqlErr,
+    EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -247,16 +248,21 @@ async fn insert_account(
         region: Set(account.region),
         language: Set(account.language),
         created_at: Set(now_us()),
-        external_subject: Set(external_subject),
+        external_subject: Set(external_subject.clone()),
     };
     match model.insert(db).await {
         Ok(m) => Ok(m),
-        Err(e) => match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(what)) if what.contains("external_subject") => {
-                Err(already_linked())
-            }
-            Some(SqlErr::UniqueConstraintViolation(_)) => Err(handle_taken()),
-            _ => Err(e.into()),
+        Err(e) => match db::unique_violation(&e) {
+            Some(Some(constraint)) if constraint == EXTERNAL_SUBJECT_INDEX => Err(already_linked()),
+            Some(Some(_)) => Err(handle_taken()),
+            // SQLite names no constraint: the two unique columns tell apart by their rows.
+            // The row that won the race is committed (the insert ran alone, outside any
+            // transaction), so if the subject is linked now, that was the violation.
+            Some(None) => match external_subject {
+                Some(s) if account_linked_to(db, &s).await?.is_some() => Err(already_linked()),
+                _ => Err(handle_taken()),
+            },
+            None => Err(e.into()),
         },
     }
 }

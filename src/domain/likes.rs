@@ -1,7 +1,7 @@
 //! Likes: the idempotent like/unlike with its counters, and who may see them.
 use std::collections::{HashMap, HashSet};
 
-use entity::{user, Audience};
+use entity::Audience;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, SqlErr,
     TransactionTrait,
@@ -12,7 +12,9 @@ use super::{
     counters::{self, Change, CountedVideo},
     hold::{hold, Hold, Other},
     page::{Page, PageRequest},
+    public_user_columns,
     videos::counted_video,
+    PublicUser,
 };
 use crate::{
     db::{self, col, now_us, Sql},
@@ -230,14 +232,14 @@ pub async fn set_like_audience(
 /// A liker as shown in `visibleLikers`.
 #[derive(Debug, Clone)]
 pub struct Liker {
-    pub user: user::Model,
+    pub user: PublicUser,
     pub liked_at: i64,
 }
 
 impl FromQueryResult for Liker {
     fn from_query_result(row: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
         Ok(Liker {
-            user: user::Model::from_query_result(row, pre)?,
+            user: PublicUser::from_query_result(row, pre)?,
             liked_at: row.try_get(pre, "k_time")?,
         })
     }
@@ -321,7 +323,10 @@ pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]
             policy::visible_like_count(v.as_deref(), &videos[j], j)
         ));
     }
-    q.push(") c LEFT JOIN (SELECT p.k AS pk, p.created_at AS k_time, u.* FROM (");
+    q.push(&format!(
+        ") c LEFT JOIN (SELECT p.k AS pk, p.created_at AS k_time, {} FROM (",
+        public_user_columns("u")
+    ));
     for (k, (video, req)) in requests.iter().enumerate() {
         if k > 0 {
             q.push(" UNION ALL ");

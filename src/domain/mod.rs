@@ -10,8 +10,10 @@ pub mod videos;
 
 use std::collections::HashMap;
 
-use entity::user;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use entity::{user, AccountType, LikesVisibility, Visibility};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -21,16 +23,70 @@ pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
-/// Accounts by ID (callers ask only for accounts the viewer may see).
+/// An account's public columns: what listings and batched reads load (no password hash,
+/// no identity-provider subject, nothing that is only for aggregates). `likes_visibility`
+/// is shown to the account itself only, by the GraphQL layer.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct PublicUser {
+    pub id: Uuid,
+    pub handle: String,
+    pub display_name: String,
+    pub account_type: AccountType,
+    pub visibility: Visibility,
+    pub likes_visibility: LikesVisibility,
+}
+
+/// The columns of [`PublicUser`] in table `alias`, for SQL written by hand.
+pub fn public_user_columns(alias: &str) -> String {
+    PUBLIC_USER_COLUMNS
+        .iter()
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const PUBLIC_USER_COLUMNS: [&str; 6] = [
+    "id",
+    "handle",
+    "display_name",
+    "account_type",
+    "visibility",
+    "likes_visibility",
+];
+
+impl From<user::Model> for PublicUser {
+    fn from(u: user::Model) -> Self {
+        PublicUser {
+            id: u.id,
+            handle: u.handle,
+            display_name: u.display_name,
+            account_type: u.account_type,
+            visibility: u.visibility,
+            likes_visibility: u.likes_visibility,
+        }
+    }
+}
+
+/// Accounts by ID (callers ask only for accounts the viewer may see), public columns only.
 pub async fn users_by_ids(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
-) -> AppResult<HashMap<Uuid, user::Model>> {
+) -> AppResult<HashMap<Uuid, PublicUser>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     let rows = user::Entity::find()
+        .select_only()
+        .columns([
+            user::Column::Id,
+            user::Column::Handle,
+            user::Column::DisplayName,
+            user::Column::AccountType,
+            user::Column::Visibility,
+            user::Column::LikesVisibility,
+        ])
         .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .into_model::<PublicUser>()
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|u| (u.id, u)).collect())

@@ -9,6 +9,7 @@ use super::{
     hold::{hold, Hold, Other},
     likes::remove_likes_by,
     page::{self, Page, PageRequest},
+    public_user_columns, PublicUser,
 };
 use crate::{
     db::{self, col, now_us, Sql},
@@ -337,15 +338,16 @@ pub async fn follow_requests(
     db: &impl ConnectionTrait,
     viewer: Uuid,
     req: PageRequest,
-) -> AppResult<Page<user::Model>> {
+) -> AppResult<Page<PublicUser>> {
     let mut q = Sql::default();
     let me = q.bind(viewer);
     q.push(&format!(
-        "SELECT u.*, f.created_at AS k_time FROM follows f JOIN users u ON u.id = f.follower_id \
-         WHERE f.followee_id = {me} AND f.state = 'PENDING'"
+        "SELECT {}, f.created_at AS k_time FROM follows f JOIN users u ON u.id = f.follower_id \
+         WHERE f.followee_id = {me} AND f.state = 'PENDING'",
+        public_user_columns("u")
     ));
     req.apply(&mut q, "f.created_at", "f.follower_id");
-    page::fetch(db, &q, req, |u: &user::Model| u.id).await
+    page::fetch(db, &q, req, |u: &PublicUser| u.id).await
 }
 
 /// The accounts the viewer has blocked, newest block first.
@@ -353,12 +355,13 @@ pub async fn blocked_users(
     db: &impl ConnectionTrait,
     viewer: Uuid,
     req: PageRequest,
-) -> AppResult<Page<user::Model>> {
+) -> AppResult<Page<PublicUser>> {
     let mut q = Sql::default();
     let me = q.bind(viewer);
     q.push(&format!(
-        "SELECT u.*, b.created_at AS k_time FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = {me}"
+        "SELECT {}, b.created_at AS k_time FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = {me}",
+        public_user_columns("u")
     ));
     req.apply(&mut q, "b.created_at", "b.blocked_id");
-    page::fetch(db, &q, req, |u: &user::Model| u.id).await
+    page::fetch(db, &q, req, |u: &PublicUser| u.id).await
 }

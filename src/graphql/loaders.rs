@@ -5,13 +5,13 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{user, FollowState};
+use entity::FollowState;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    domain::{self, likes::VisibleLikers, page::PageRequest},
+    domain::{self, likes::VisibleLikers, page::PageRequest, PublicUser},
     error::AppError,
 };
 
@@ -42,10 +42,10 @@ fn uuids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
 pub struct UserById(pub Uuid);
 
 impl Loader<UserById> for RequestLoader {
-    type Value = user::Model;
+    type Value = PublicUser;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, user::Model>, Self::Error> {
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, PublicUser>, Self::Error> {
         let users = domain::users_by_ids(&self.db, &uuids(keys, |k| k.0))
             .await
             .map_err(gql)?;

@@ -3,6 +3,7 @@ mod identity;
 mod limits;
 mod loaders;
 mod mutation;
+mod nulls;
 mod prefetch;
 mod query;
 mod types;
@@ -12,7 +13,12 @@ use sea_orm::DatabaseConnection;
 
 pub use loaders::Loaders;
 
-use crate::{auth::token::Tokens, auth::Viewer, config::Limits, ids::CursorCodec};
+use crate::{
+    auth::token::Tokens,
+    auth::Viewer,
+    config::Limits,
+    ids::{CursorCodec, IdCodec},
+};
 
 /// The schema type.
 pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
@@ -23,6 +29,7 @@ pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>
 pub fn build_schema(
     db: DatabaseConnection,
     tokens: Tokens,
+    ids: IdCodec,
     cursors: CursorCodec,
     limits: &Limits,
 ) -> AppSchema {
@@ -35,9 +42,11 @@ pub fn build_schema(
         builder = builder.disable_introspection();
     }
     builder
+        .extension(nulls::NullPropagation)
         .extension(identity::UnlinkedIdentityGuard)
         .data(db)
         .data(tokens)
+        .data(ids)
         .data(cursors)
         .finish()
 }

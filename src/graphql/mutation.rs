@@ -3,7 +3,8 @@
 use async_graphql::{Context, InputObject, Object, Result, ID};
 
 use super::types::{
-    db, viewer, AccountType, AccountVisibility, AuthPayload, Follow, LikesVisibility, User, Video,
+    db, ids, viewer, AccountType, AccountVisibility, AuthPayload, Follow, LikesVisibility, User,
+    Video,
 };
 use crate::{
     auth::{token::Tokens, ExternalSubject},
@@ -14,7 +15,7 @@ use crate::{
         videos::NewVideo,
     },
     error::AppError,
-    ids::{decode_id, Kind},
+    ids::Kind,
     ratelimit::{self, Limit},
 };
 use entity::user;
@@ -100,7 +101,7 @@ fn auth_payload(ctx: &Context<'_>, account: user::Model) -> Result<AuthPayload> 
     Ok(AuthPayload {
         token,
         expires_at,
-        user: User(account),
+        user: User::from(account),
     })
 }
 
@@ -112,8 +113,8 @@ async fn signed_in(ctx: &Context<'_>) -> Result<uuid::Uuid> {
     Ok(me)
 }
 
-fn user_id(id: &ID) -> Result<uuid::Uuid> {
-    Ok(decode_id("userId", Kind::User, id)?)
+fn user_id(ctx: &Context<'_>, id: &ID) -> Result<uuid::Uuid> {
+    Ok(ids(ctx)?.decode_id("userId", Kind::User, id)?)
 }
 
 #[Object]
@@ -185,7 +186,7 @@ impl Mutation {
             },
         )
         .await?;
-        Ok(User(account))
+        Ok(User::from(account))
     }
 
     /// Changes the viewer's settings; takes effect on the very next read.
@@ -200,7 +201,7 @@ impl Mutation {
             region: input.region,
             language: input.language,
         };
-        Ok(User(
+        Ok(User::from(
             domain::accounts::update_account(db(ctx)?, me, changes).await?,
         ))
     }
@@ -218,14 +219,14 @@ impl Mutation {
     async fn follow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<Follow> {
         ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
-        let target = self::user_id(&user_id)?;
+        let target = self::user_id(ctx, &user_id)?;
         let db = db(ctx)?;
         let (state, followee) = domain::social::follow_user(db, me, target).await?;
         let follower = domain::viewer_account(db, me).await?;
         Ok(Follow {
             state: Some(state).into(),
-            follower: User(follower),
-            followee: User(followee),
+            follower: User::from(follower),
+            followee: User::from(followee),
         })
     }
 
@@ -233,7 +234,7 @@ impl Mutation {
     async fn unfollow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
-        Ok(domain::social::unfollow_user(db(ctx)?, me, self::user_id(&user_id)?).await?)
+        Ok(domain::social::unfollow_user(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?)
     }
 
     /// Approves a pending request from `userId` to follow the viewer.
@@ -241,26 +242,26 @@ impl Mutation {
         let me = signed_in(ctx).await?;
         let db = db(ctx)?;
         let follower =
-            domain::social::approve_follow_request(db, me, self::user_id(&user_id)?).await?;
+            domain::social::approve_follow_request(db, me, self::user_id(ctx, &user_id)?).await?;
         let followee = domain::viewer_account(db, me).await?;
         Ok(Follow {
             state: Some(entity::FollowState::Approved).into(),
-            follower: User(follower),
-            followee: User(followee),
+            follower: User::from(follower),
+            followee: User::from(followee),
         })
     }
 
     /// Rejects (removes) a pending request from `userId`.
     async fn reject_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         let me = signed_in(ctx).await?;
-        domain::social::reject_follow_request(db(ctx)?, me, self::user_id(&user_id)?).await?;
+        domain::social::reject_follow_request(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?;
         Ok(true)
     }
 
     /// Removes `userId`'s approved follow of the viewer.
     async fn remove_follower(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         let me = signed_in(ctx).await?;
-        domain::social::remove_follower(db(ctx)?, me, self::user_id(&user_id)?).await?;
+        domain::social::remove_follower(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?;
         Ok(true)
     }
 
@@ -268,7 +269,7 @@ impl Mutation {
     async fn block_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
-        domain::social::block_user(db(ctx)?, me, self::user_id(&user_id)?).await?;
+        domain::social::block_user(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?;
         Ok(true)
     }
 
@@ -276,7 +277,7 @@ impl Mutation {
     async fn unblock_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
-        Ok(domain::social::unblock_user(db(ctx)?, me, self::user_id(&user_id)?).await?)
+        Ok(domain::social::unblock_user(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?)
     }
 
     /// Posts a video.
@@ -297,7 +298,8 @@ impl Mutation {
     /// Deletes one of the viewer's videos.
     async fn delete_video(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let me = signed_in(ctx).await?;
-        domain::videos::delete_video(db(ctx)?, me, decode_id("id", Kind::Video, &id)?).await?;
+        domain::videos::delete_video(db(ctx)?, me, ids(ctx)?.decode_id("id", Kind::Video, &id)?)
+            .await?;
         Ok(true)
     }
 
@@ -306,7 +308,7 @@ impl Mutation {
         ratelimit::check(ctx, Limit::Likes)?;
         // The like's own transaction reads the liker's account (hot path: no extra look-up).
         let me = viewer(ctx).require()?;
-        let id = decode_id("videoId", Kind::Video, &video_id)?;
+        let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
         Ok(Video::from(
             domain::likes::like_video(db(ctx)?, me, id).await?,
         ))
@@ -316,7 +318,7 @@ impl Mutation {
     async fn unlike_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
         ratelimit::check(ctx, Limit::Likes)?;
         let me = signed_in(ctx).await?;
-        let id = decode_id("videoId", Kind::Video, &video_id)?;
+        let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
         Ok(Video::from(
             domain::likes::unlike_video(db(ctx)?, me, id).await?,
         ))

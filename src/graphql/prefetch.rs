@@ -6,19 +6,19 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::{Context, Result, Value};
-use entity::{user, video};
+use entity::video;
 use uuid::Uuid;
 
 use super::types::{db, page_request, viewer};
 use crate::{
-    domain::{self, likes::VisibleLikers, page::PageRequest},
+    domain::{self, likes::VisibleLikers, page::PageRequest, PublicUser},
     ids::CursorKind,
 };
 
 /// Answers fetched for every video of one page.
 #[derive(Debug, Default)]
 pub struct VideoBatch {
-    pub authors: HashMap<Uuid, user::Model>,
+    pub authors: HashMap<Uuid, PublicUser>,
     pub liked: Option<HashSet<Uuid>>,
     pub liker_pages: HashMap<(Uuid, PageRequest), VisibleLikers>,
 }

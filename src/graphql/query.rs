@@ -3,12 +3,12 @@ use async_graphql::{Context, Object, Result, ID};
 
 use super::{
     limits::page_cost,
-    types::{db, page_request, viewer, Node, User, Video, VideoConnection},
+    types::{db, ids, page_request, viewer, Node, User, Video, VideoConnection},
 };
 use crate::{
     domain,
     error::AppError,
-    ids::{decode_any_id, decode_id, CursorKind, Kind},
+    ids::{CursorKind, Kind},
 };
 
 /// Reads, always from the viewer's point of view.
@@ -20,20 +20,21 @@ impl Query {
     /// The signed-in account; `null` when anonymous.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         match viewer(ctx).id() {
-            Some(id) => Ok(domain::find_user(db(ctx)?, id).await?.map(User)),
+            Some(id) => Ok(domain::find_user(db(ctx)?, id).await?.map(User::from)),
             None => Ok(None),
         }
     }
 
     /// Any user or video by ID; `null` when absent or hidden from the viewer.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let (kind, uuid) = decode_any_id(&id)
+        let (kind, uuid) = ids(ctx)?
+            .decode_any_id(&id)
             .ok_or_else(|| AppError::bad_input("id", "`id` is not a valid ID"))?;
         let (db, v) = (db(ctx)?, viewer(ctx).id());
         Ok(match kind {
             Kind::User => domain::social::visible_user(db, v, uuid)
                 .await?
-                .map(|u| Node::User(User(u))),
+                .map(|u| Node::User(User::from(u))),
             Kind::Video => domain::videos::visible_videos(db, v, &[uuid])
                 .await?
                 .pop()
@@ -46,13 +47,13 @@ impl Query {
         Ok(
             domain::social::visible_user_by_handle(db(ctx)?, viewer(ctx).id(), &handle)
                 .await?
-                .map(User),
+                .map(User::from),
         )
     }
 
     /// A video; `null` when absent or hidden by Rule V.
     async fn video(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Video>> {
-        let uuid = decode_id("id", Kind::Video, &id)?;
+        let uuid = ids(ctx)?.decode_id("id", Kind::Video, &id)?;
         Ok(
             domain::videos::visible_videos(db(ctx)?, viewer(ctx).id(), &[uuid])
                 .await?

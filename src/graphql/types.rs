@@ -20,9 +20,10 @@ use crate::{
         counters::CountedVideo,
         likes::VisibleLikers,
         page::{Page, PageRequest},
+        PublicUser,
     },
     error::AppError,
-    ids::{encode_id, CursorCodec, CursorKind, Keyset, Kind},
+    ids::{CursorCodec, CursorKind, IdCodec, Keyset, Kind},
 };
 
 /// `PUBLIC` accounts are seen by all; `PRIVATE` ones approve their followers.
@@ -112,6 +113,11 @@ pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
     ctx.data::<Loaders>()
 }
 
+/// The codec of the API's (encrypted) IDs.
+pub(super) fn ids<'a>(ctx: &Context<'a>) -> Result<&'a IdCodec> {
+    ctx.data::<IdCodec>()
+}
+
 /// Validates `first` / `after` of a list of `kind`.
 pub(super) fn page_request(
     ctx: &Context<'_>,
@@ -158,12 +164,18 @@ fn edges_of<T>(
 
 /// An account as a viewer sees it.
 #[derive(Clone, Debug)]
-pub struct User(pub user::Model);
+pub struct User(pub PublicUser);
+
+impl From<user::Model> for User {
+    fn from(u: user::Model) -> Self {
+        User(u.into())
+    }
+}
 
 #[Object]
 impl User {
-    async fn id(&self) -> ID {
-        ID(encode_id(Kind::User, self.0.id))
+    async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
+        Ok(ID(ids(ctx)?.encode_id(Kind::User, self.0.id)))
     }
     async fn handle(&self) -> &str {
         &self.0.handle
@@ -199,31 +211,35 @@ impl User {
             _ => Ok(FollowState::None),
         }
     }
-    /// Pending requests to follow this user. `FORBIDDEN` unless the viewer is this user.
+    /// Pending requests to follow this user; `null` unless the viewer is this user.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn follow_requests(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
-    ) -> Result<UserConnection> {
-        let me = self.own(ctx, "follow requests")?;
+    ) -> Result<Option<UserConnection>> {
+        let Some(me) = self.own(ctx) else {
+            return Ok(None);
+        };
         let req = page_request(ctx, CursorKind::Users, first, after)?;
         let page = domain::social::follow_requests(db(ctx)?, me, req).await?;
-        UserConnection::new(ctx, page)
+        UserConnection::new(ctx, page).map(Some)
     }
-    /// Accounts this user blocked. `FORBIDDEN` unless the viewer is this user.
+    /// Accounts this user blocked; `null` unless the viewer is this user.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn blocked_users(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
-    ) -> Result<UserConnection> {
-        let me = self.own(ctx, "blocked users")?;
+    ) -> Result<Option<UserConnection>> {
+        let Some(me) = self.own(ctx) else {
+            return Ok(None);
+        };
         let req = page_request(ctx, CursorKind::Users, first, after)?;
         let page = domain::social::blocked_users(db(ctx)?, me, req).await?;
-        UserConnection::new(ctx, page)
+        UserConnection::new(ctx, page).map(Some)
     }
     /// This user's videos, newest first; empty where Rule V hides them.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
@@ -259,11 +275,10 @@ impl User {
             .unwrap_or((0, 0)))
     }
 
-    fn own(&self, ctx: &Context<'_>, what: &str) -> Result<Uuid> {
-        match viewer(ctx).id() {
-            Some(v) if v == self.0.id => Ok(v),
-            _ => Err(AppError::Forbidden(format!("only this user may see its {what}")).into()),
-        }
+    /// The viewer, when it is this user (own-only fields answer `null` to anyone else,
+    /// without an error: PRIVACY.md, "Not revealing").
+    fn own(&self, ctx: &Context<'_>) -> Option<Uuid> {
+        viewer(ctx).id().filter(|v| *v == self.0.id)
     }
 }
 
@@ -288,8 +303,8 @@ impl From<CountedVideo> for Video {
 
 #[Object]
 impl Video {
-    async fn id(&self) -> ID {
-        ID(encode_id(Kind::Video, self.model.id))
+    async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
+        Ok(ID(ids(ctx)?.encode_id(Kind::Video, self.model.id)))
     }
     async fn author(&self, ctx: &Context<'_>) -> Result<User> {
         let author_id = self.model.author_id;
@@ -444,7 +459,7 @@ pub struct UserEdge {
 }
 
 impl UserConnection {
-    fn new(ctx: &Context<'_>, page: Page<user::Model>) -> Result<Self> {
+    fn new(ctx: &Context<'_>, page: Page<PublicUser>) -> Result<Self> {
         let (edges, page_info) = edges_of(ctx, CursorKind::Users, page)?;
         Ok(UserConnection {
             edges: edges

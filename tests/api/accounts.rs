@@ -6,7 +6,7 @@ use entity::{block, follow, like, user, video, LikesVisibility, Visibility};
 use jsonwebtoken::{encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
-use tally::ids::{CursorCodec, CursorKind, Keyset};
+use tally::ids::{CursorCodec, CursorKind, IdKey, Keyset};
 use uuid::Uuid;
 
 use crate::helpers::{insert_account, uid, user_uuid, vid, video_uuid, Harness, TestApp, SECRET};
@@ -404,7 +404,8 @@ async fn http_token_of_a_deleted_account_cannot_mutate() {
             "mutation { deleteAccount(password: \"password123\") }".to_owned(),
         ),
     ] {
-        let (_, body) = app.gql(Some(&token), &query, json!({})).await;
+        let (status, body) = app.gql(Some(&token), &query, json!({})).await;
+        assert_eq!(status, 401, "{case}: {body}");
         assert_eq!(code_of(&body), "UNAUTHENTICATED", "{case}: {body}");
         assert_eq!(body["data"], Value::Null, "{case}: {body}");
     }
@@ -427,12 +428,41 @@ async fn http_token_of_a_deleted_account_cannot_mutate() {
         block::Entity::find().count(&app.db).await.expect("count"),
         0
     );
-    // And the ghost is nobody when it reads.
+}
+
+#[tokio::test]
+async fn http_reads_with_the_token_of_a_deleted_account_are_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let (_, token) = http_sign_up(&app, "gone").await;
     let (status, body) = app.gql(Some(&token), VIEWER_Q, json!({})).await;
-    assert!(
-        status == 401 || body["data"]["viewer"].is_null(),
-        "a deleted account is not a viewer: {status} {body}"
+    assert_eq!(status, 200, "a live account reads: {body}");
+    assert!(body["data"]["viewer"].is_object(), "{body}");
+    let (status, body) = app
+        .gql(
+            Some(&token),
+            "mutation { deleteAccount(password: \"password123\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["data"]),
+        (200, &json!({ "deleteAccount": true }))
     );
+    for query in [
+        VIEWER_Q,
+        "{ feed(first: 5) { edges { cursor } } }",
+        "{ user(handle: \"gone\") { id } }",
+        "{ __typename }",
+    ] {
+        let (status, body) = app.gql(Some(&token), query, json!({})).await;
+        assert_eq!(status, 401, "{query}: {body}");
+        assert_eq!(code_of(&body), "UNAUTHENTICATED", "{query}: {body}");
+        assert_eq!(
+            body["errors"][0]["message"], "the account of this token no longer exists",
+            "{query}: {body}"
+        );
+        assert!(body.get("data").is_none(), "{query}: {body}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -754,7 +784,7 @@ async fn cursors_the_service_did_not_issue_are_bad_input() {
         genuine.push((*name, cursor));
     }
     let random = URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes());
-    let foreign_codec = CursorCodec::new(b"some-other-secret-some-other-secret!");
+    let foreign_codec = CursorCodec::new(&IdKey::random());
     let keyset = Keyset {
         time: Utc::now().timestamp_micros(),
         id: video,
@@ -1358,9 +1388,10 @@ async fn follow_requests_and_blocked_users_are_the_owners_alone() {
     let q_blocked =
         "query($h: String!) { user(handle: $h) { blockedUsers { edges { node { id } } } } }";
     for (who, label) in [(Some(fan), "a requester"), (None, "anonymous")] {
-        for query in [q, q_blocked] {
-            let ext = s.h.err(who, query, json!({ "h": "shy" })).await;
-            assert_eq!(ext["code"], "FORBIDDEN", "{label}: {query}: {ext}");
+        for (query, list) in [(q, "followRequests"), (q_blocked, "blockedUsers")] {
+            // `null`, without an error: nothing tells that there is something to hide.
+            let d = s.h.ok(who, query, json!({ "h": "shy" })).await;
+            assert_eq!(d["user"], json!({ list: null }), "{label}: {query}");
         }
     }
     // The owner sees both, through `user` and through `viewer`.
@@ -1725,4 +1756,110 @@ async fn every_mutation_refuses_the_token_of_a_deleted_account() {
         "a deleted account's token must not work for any mutation:\n{}",
         wrong.join("\n")
     );
+}
+
+#[tokio::test]
+async fn unique_violations_are_told_apart_by_constraint_name_or_by_their_rows() {
+    let db = crate::helpers::fresh_db().await;
+    let insert = |handle: &str, subject: Option<&str>| {
+        let mut am: user::ActiveModel = user::ActiveModel {
+            id: sea_orm::ActiveValue::Set(Uuid::now_v7()),
+            handle: sea_orm::ActiveValue::Set(handle.to_owned()),
+            display_name: sea_orm::ActiveValue::Set(handle.to_owned()),
+            password_hash: sea_orm::ActiveValue::Set("-".to_owned()),
+            account_type: sea_orm::ActiveValue::Set(entity::AccountType::Personal),
+            visibility: sea_orm::ActiveValue::Set(Visibility::Public),
+            likes_visibility: sea_orm::ActiveValue::Set(LikesVisibility::Everyone),
+            birth_year: sea_orm::ActiveValue::Set(None),
+            region: sea_orm::ActiveValue::Set(None),
+            language: sea_orm::ActiveValue::Set(None),
+            created_at: sea_orm::ActiveValue::Set(0),
+            external_subject: sea_orm::ActiveValue::Set(None),
+        };
+        am.external_subject = sea_orm::ActiveValue::Set(subject.map(str::to_owned));
+        let db = db.clone();
+        async move { sea_orm::ActiveModelTrait::insert(am, &db).await }
+    };
+    insert("taken", Some("idp|1")).await.expect("first");
+    let handle = insert("taken", None).await.expect_err("same handle");
+    let subject = insert("other", Some("idp|1"))
+        .await
+        .expect_err("same subject");
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let (handle, subject) = (
+        tally::db::unique_violation(&handle),
+        tally::db::unique_violation(&subject),
+    );
+    if postgres {
+        assert_eq!(handle, Some(Some("users_handle_key")));
+        assert_eq!(subject, Some(Some(migration::EXTERNAL_SUBJECT_INDEX)));
+    } else {
+        // SQLite names no constraint; the domain asks the rows instead (next test).
+        assert_eq!((handle, subject), (Some(None), Some(None)));
+    }
+}
+
+#[tokio::test]
+async fn racing_sign_ups_and_provisions_conflict_on_what_they_share() {
+    use tally::domain::accounts::{provision_account, sign_up, Provision, SignUp};
+    let db = crate::helpers::fresh_db_with_pool(8).await;
+    let provision = |handle: String| Provision {
+        handle,
+        display_name: None,
+        account_type: entity::AccountType::Personal,
+        visibility: Visibility::Public,
+        likes_visibility: LikesVisibility::Everyone,
+        birth_year: None,
+        region: None,
+        language: None,
+    };
+    // One subject, eight handles: one account, seven "already linked".
+    let provisions = (0..8).map(|i| {
+        let db = db.clone();
+        let input = provision(format!("linked{i}"));
+        tokio::spawn(async move { provision_account(&db, "idp|race".into(), input).await })
+    });
+    let mut created = 0;
+    for joined in futures_util::future::join_all(provisions).await {
+        match joined.expect("task") {
+            Ok(_) => created += 1,
+            Err(e) => {
+                assert_eq!(e.code(), "CONFLICT", "{}", e.message());
+                assert_eq!(e.message(), "an account is already linked to this identity");
+            }
+        }
+    }
+    assert_eq!(created, 1);
+    // One handle, eight sign-ups: one account, seven "handle is taken".
+    let sign_ups = (0..8).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            sign_up(
+                &db,
+                SignUp {
+                    handle: "samehandle".into(),
+                    password: "password123".into(),
+                    display_name: None,
+                    account_type: entity::AccountType::Personal,
+                    visibility: Visibility::Public,
+                    likes_visibility: LikesVisibility::Everyone,
+                    birth_year: None,
+                    region: None,
+                    language: None,
+                },
+            )
+            .await
+        })
+    });
+    let mut created = 0;
+    for joined in futures_util::future::join_all(sign_ups).await {
+        match joined.expect("task") {
+            Ok(_) => created += 1,
+            Err(e) => assert_eq!(
+                (e.code(), e.message()),
+                ("CONFLICT", "handle is taken".to_owned())
+            ),
+        }
+    }
+    assert_eq!(created, 1);
 }

@@ -12,12 +12,44 @@ use tally::{
     auth::{token::Tokens, AuthSettings, Viewer},
     config::{Limits, RateLimits},
     graphql::{build_schema, request_data, AppSchema},
-    ids::{encode_id, CursorCodec, Kind},
+    ids::{CursorCodec, IdCodec, IdKey, Kind},
+    secret::Secrets,
     startup::Application,
 };
 use uuid::Uuid;
 
 pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+/// The ID key of every test service (`TALLY_ID_KEY` of the ones started as a process).
+pub const ID_KEY: &str = "8f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9011223344ab";
+
+/// The test services' keys.
+pub fn secrets() -> Secrets {
+    Secrets {
+        jwt_secret: SECRET.to_vec(),
+        id_key: id_key(),
+    }
+}
+
+pub fn id_key() -> IdKey {
+    IdKey::from_hex(ID_KEY).expect("test ID key")
+}
+
+/// The codec of the test services' IDs.
+pub fn ids() -> IdCodec {
+    static IDS: std::sync::OnceLock<IdCodec> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| IdCodec::new(&id_key())).clone()
+}
+
+/// The codec of the test services' cursors.
+pub fn cursors() -> CursorCodec {
+    CursorCodec::new(&id_key())
+}
+
+/// The test services' token issuer.
+pub fn tokens() -> Tokens {
+    Tokens::new(SECRET, chrono::Duration::hours(24), ids()).expect("tokens")
+}
 
 /// A fresh, migrated database: PostgreSQL when `TALLY_TEST_DATABASE_URL` names one
 /// (a new database per call), else an SQLite file in the temp directory.
@@ -78,13 +110,8 @@ impl Harness {
 
     /// The schema with other limits than the production defaults.
     pub fn with_limits(db: DatabaseConnection, limits: Limits) -> Self {
-        let tokens = Tokens::new(SECRET, chrono::Duration::hours(24)).expect("tokens");
-        let schema = build_schema(
-            db.clone(),
-            tokens.clone(),
-            CursorCodec::new(SECRET),
-            &limits,
-        );
+        let tokens = tokens();
+        let schema = build_schema(db.clone(), tokens.clone(), ids(), cursors(), &limits);
         Harness { db, schema, tokens }
     }
 
@@ -168,20 +195,22 @@ pub async fn insert_account(
     id
 }
 
+/// The API ID of an account (under the test key).
 pub fn uid(id: Uuid) -> String {
-    encode_id(Kind::User, id)
+    ids().encode_id(Kind::User, id)
 }
 
+/// The API ID of a video (under the test key).
 pub fn vid(id: Uuid) -> String {
-    encode_id(Kind::Video, id)
+    ids().encode_id(Kind::Video, id)
 }
 
 pub fn user_uuid(id: &str) -> Uuid {
-    tally::ids::decode_id("id", Kind::User, id).expect("user id")
+    ids().decode_id("id", Kind::User, id).expect("user id")
 }
 
 pub fn video_uuid(id: &str) -> Uuid {
-    tally::ids::decode_id("id", Kind::Video, id).expect("video id")
+    ids().decode_id("id", Kind::Video, id).expect("video id")
 }
 
 /// The real service on a random port.
@@ -195,9 +224,13 @@ impl TestApp {
     pub async fn spawn() -> Self {
         let db = fresh_db().await;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let app =
-            Application::from_parts(db.clone(), SECRET, chrono::Duration::hours(24), listener)
-                .expect("build");
+        let app = Application::from_parts(
+            db.clone(),
+            &secrets(),
+            chrono::Duration::hours(24),
+            listener,
+        )
+        .expect("build");
         Self::start(app, db)
     }
 
@@ -207,7 +240,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let app = Application::from_parts_with_auth(
             db.clone(),
-            SECRET,
+            &secrets(),
             chrono::Duration::hours(24),
             auth,
             listener,
@@ -222,7 +255,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let app = Application::from_parts_with_limits(
             db.clone(),
-            SECRET,
+            &secrets(),
             chrono::Duration::hours(24),
             AuthSettings::default(),
             limits,
@@ -238,7 +271,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let app = Application::from_parts_with_rate_limits(
             db.clone(),
-            SECRET,
+            &secrets(),
             chrono::Duration::hours(24),
             AuthSettings::default(),
             Limits::default(),

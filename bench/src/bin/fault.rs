@@ -44,10 +44,24 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{json, Value};
 use tally::{
     domain::counters,
-    ids::{decode_id, Kind},
+    error::AppResult,
+    ids::{IdCodec, IdKey, Kind},
 };
 use tokio::{sync::mpsc, task::JoinSet};
 use uuid::Uuid;
+
+/// The server's ID codec, set once from `--id-key`.
+static IDS: std::sync::OnceLock<IdCodec> = std::sync::OnceLock::new();
+
+/// The UUID of an ID the server answered with.
+fn decode_id(field: &str, kind: Kind, text: &str) -> AppResult<Uuid> {
+    match IDS.get() {
+        Some(ids) => ids.decode_id(field, kind, text),
+        None => Err(tally::error::AppError::internal(anyhow::anyhow!(
+            "the ID codec is not set"
+        ))),
+    }
+}
 
 /// A like storm across a database restart, and the checks that nothing acknowledged was lost.
 #[derive(Debug, Parser)]
@@ -58,6 +72,9 @@ struct Args {
     /// The server's database, for the final checks.
     #[arg(long)]
     database_url: String,
+    /// The server's ID key (`TALLY_ID_KEY`), to read the UUIDs of the IDs it answers with.
+    #[arg(long, env = "TALLY_ID_KEY", hide_env_values = true)]
+    id_key: String,
     /// Shell command that stops the database (returns once it is down).
     #[arg(long)]
     pg_stop: String,
@@ -605,6 +622,9 @@ struct Timeline {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let key = IdKey::from_hex(&args.id_key).map_err(|e| e.context("--id-key"))?;
+    IDS.set(IdCodec::new(&key))
+        .map_err(|_| anyhow::anyhow!("the ID codec is set once"))?;
     if args.videos < 2 || args.clients == 0 || args.likers_per_client == 0 {
         bail!("need at least 2 videos, 1 client and 1 liker per client");
     }
