@@ -14,3 +14,4 @@ mod privacy_props;
 mod privacy_rules;
 mod rate_limits;
 mod schema;
+mod timing;
