@@ -190,13 +190,16 @@ pub async fn feed(
 /// followees (whose videos Rule V shows it), one index range of `videos` per account, so it
 /// never reads a video of an account it does not follow (a private one's included): at most
 /// `first + 1` per account on PostgreSQL (`LATERAL`), every video of those accounts on SQLite
-/// (no `LATERAL`; the `CROSS JOIN` fixes the join order). Anonymous, it walks all videos
-/// newest first and keeps the public accounts' ones: those of private accounts in between are
-/// read and skipped (README, "Timing").
+/// (no `LATERAL`; the `CROSS JOIN` fixes the join order). Anonymous, it walks the public
+/// authors' videos newest first (`videos.author_private`, kept by triggers, leads an index),
+/// so it reads no private account's video either.
 pub fn feed_sql(backend: DbBackend, viewer: Option<Uuid>, req: PageRequest) -> Sql {
     let mut q = Sql::default();
     let Some(id) = viewer else {
+        // `author_private` (kept by triggers) leads `idx_videos_public_created`, so the walk
+        // reads public authors' videos only; Rule V still checks each row.
         visible_select(&mut q, None, "", "v.created_at");
+        q.push(" AND v.author_private = 0");
         req.apply(&mut q, "v.created_at", "v.id");
         return q;
     };
