@@ -211,16 +211,26 @@ pub fn feed_sql(backend: DbBackend, viewer: Option<Uuid>, req: PageRequest) -> S
         counters::select_list("v")
     ));
     if backend == DbBackend::Postgres {
-        q.push("LATERAL (SELECT * FROM videos v WHERE v.author_id = fa.id");
+        // The author's row is joined by key inside the `LATERAL` and Rule V tested outside
+        // it, once per row: outside, the planner expects up to followees × (first + 1) rows
+        // and hashes all of `users` for them; inside, its hashed block subplans would be
+        // rebuilt for every account. Rule V is the same for all of an account's videos, so
+        // filtering after the per-account limit loses none.
+        q.push(
+            "LATERAL (SELECT v.*, a.visibility AS author_visibility FROM videos v \
+             JOIN users a ON a.id = v.author_id WHERE v.author_id = fa.id",
+        );
         req.apply(&mut q, "v.created_at", "v.id");
-        q.push(") v");
+        q.push(&format!(
+            ") v WHERE {}",
+            policy::video_visible(Some(&me), "v.author_id", "v.author_visibility")
+        ));
     } else {
-        q.push("videos v ON v.author_id = fa.id");
+        q.push(&format!(
+            "videos v ON v.author_id = fa.id JOIN users a ON a.id = v.author_id WHERE {}",
+            policy::video_visible(Some(&me), "v.author_id", "a.visibility")
+        ));
     }
-    q.push(&format!(
-        " JOIN users a ON a.id = v.author_id WHERE {}",
-        policy::video_visible(Some(&me), "v.author_id", "a.visibility")
-    ));
     req.apply(&mut q, "v.created_at", "v.id");
     q
 }
