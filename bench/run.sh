@@ -4,6 +4,7 @@
 #   bench/run.sh                       # full: 1k / 100k / 1M likes, 0% 50% 99% private (PostgreSQL), 50% (SQLite)
 #   QUICK=1 bench/run.sh               # smoke: 1k / 10k likes, short runs
 #   SOAK=1 bench/run.sh                # soak: 600 s of mixed load on PostgreSQL, RSS sampled (SOAK_SECS to change)
+#   TIMING=1 bench/run.sh              # timing classes: hidden-1,500 ÷ hidden-0 per read path, SQLite and PostgreSQL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,12 @@ cargo build --release -p tally -p tally-bench
 BENCH=target/release/tally-bench
 OUT=bench/out
 mkdir -p "$OUT"
+if [ -n "${TIMING:-}" ]; then
+  "$BENCH" --backend sqlite --timing "$@"
+  "$BENCH" --backend postgres --timing "$@"
+  echo "results: $OUT/timing-sqlite.md, $OUT/timing-postgres.md"
+  exit 0
+fi
 if [ -n "${SOAK:-}" ]; then
   # 1k / 10k likes are enough: the soak is about staying up and flat, not about scale.
   "$BENCH" --backend postgres --sizes 1000,10000 --viewer-follows 500 --soak "${SOAK_SECS:-600}" "$@"

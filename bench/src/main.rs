@@ -107,6 +107,15 @@ struct Args {
     /// Run the soak instead of the benchmark: mixed load at `--rate` for this many seconds.
     #[arg(long, value_name = "SECS")]
     soak: Option<u64>,
+    /// Run the timing-class scenario instead of the benchmark (see [`timing`]).
+    #[arg(long)]
+    timing: bool,
+    /// Rows hidden behind each "many" account of the timing scenario.
+    #[arg(long, default_value_t = 1500)]
+    timing_hidden: usize,
+    /// Measured tries per account and path of the timing scenario (after 10 of warm-up).
+    #[arg(long, default_value_t = 101)]
+    timing_tries: usize,
     /// Seconds between two samples of the server's RSS during the soak.
     #[arg(long, default_value_t = 5)]
     soak_sample_secs: u64,
@@ -150,6 +159,9 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)?;
     if let Some(secs) = args.soak {
         return soak(&args, secs).await;
+    }
+    if args.timing {
+        return timing(&args).await;
     }
     let tag = format!(
         "{}-p{}",
@@ -1152,6 +1164,464 @@ fn print_table(
         bail!("scenarios with failed answers: {}", failed.join(", "));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Timing classes (issue 8): does the time to answer grow with rows hidden from the viewer?
+// ---------------------------------------------------------------------------------------
+
+/// Accounts of the timing scenario (each "pair" is `[0]` with no hidden rows, `[1]` with
+/// `--timing-hidden`).
+struct TimingWorld {
+    stranger: Uuid,
+    /// Private, `ONLY_ME`: without and with videos and likes.
+    private_only_me: [Uuid; 2],
+    /// Newest-first keysets of two feed pages with the same answer: the first starts above
+    /// the private author's hidden videos, the second just below them.
+    feed_over_hidden: Keyset,
+    feed_over_none: Keyset,
+}
+
+/// Seeds the timing dataset: a stranger (public, follows only `p`); `creator`'s public
+/// videos, liked by the liker pairs; for each kind of hidden list an account with none and an
+/// account with `n` hidden rows; and a public account `p` whose feed videos sit on both sides
+/// of the private author's `n` videos.
+async fn seed_timing(db: &DatabaseConnection, n: usize) -> anyhow::Result<TimingWorld> {
+    let mut accounts: Vec<(Uuid, String, &str, &str)> = Vec::new();
+    let mut add = |handle: &str, vis: &'static str, lv: &'static str| {
+        let id = Uuid::now_v7();
+        accounts.push((id, handle.to_owned(), vis, lv));
+        id
+    };
+    let stranger = add("stranger", "PUBLIC", "EVERYONE");
+    let creator = add("creator", "PUBLIC", "EVERYONE");
+    let p = add("p", "PUBLIC", "EVERYONE");
+    // Pairs: (handle, visibility, likesVisibility, likes given, videos posted).
+    let kinds = [
+        ("onlyme", "PUBLIC", "ONLY_ME", true, false),
+        ("followers", "PUBLIC", "FOLLOWERS", true, false),
+        ("privliker", "PRIVATE", "EVERYONE", true, false),
+        ("privauthor", "PRIVATE", "EVERYONE", false, true),
+        ("privonlyme", "PRIVATE", "ONLY_ME", true, true),
+        ("everyone", "PUBLIC", "EVERYONE", false, false),
+    ];
+    let mut pairs = Vec::new();
+    for (handle, vis, lv, likes, videos) in kinds {
+        let ids = [
+            add(&format!("{handle}0"), vis, lv),
+            add(&format!("{handle}1"), vis, lv),
+        ];
+        pairs.push((ids, vis, lv, likes, videos));
+    }
+    let txn = db.begin().await?;
+    insert_chunked(
+        &txn,
+        "users",
+        "id, handle, display_name, password_hash, account_type, visibility, likes_visibility, created_at",
+        &accounts,
+        500,
+        |q, (id, handle, vis, lv)| {
+            let parts = [
+                q.bind(*id),
+                q.bind(handle.clone()),
+                q.bind(handle.clone()),
+                q.bind("!"),
+                q.bind("PERSONAL"),
+                q.bind(*vis),
+                q.bind(*lv),
+                q.bind(0i64),
+            ];
+            format!("({})", parts.join(", "))
+        },
+    )
+    .await?;
+    let follow = [(stranger, p)];
+    insert_chunked(
+        &txn,
+        "follows",
+        "follower_id, followee_id, state, created_at",
+        &follow,
+        10,
+        |q, (a, b)| format!("({}, {}, 'APPROVED', 0)", q.bind(*a), q.bind(*b)),
+    )
+    .await?;
+    // Times: the creator's liked videos 1000.., the "many" accounts' own videos 100_000..,
+    // then `p`'s older feed page (21 videos), the private author's hidden videos, `p`'s
+    // newer page (20 videos).
+    let likers = pairs.iter().filter(|k| k.3).count() as i64;
+    let followers_likers = pairs
+        .iter()
+        .filter(|k| k.3 && k.2 != "ONLY_ME" && (k.2 == "FOLLOWERS" || k.1 == "PRIVATE"))
+        .count() as i64;
+    let mut liked = Vec::new();
+    for i in 0..n {
+        let id = Uuid::now_v7();
+        insert_video(
+            &txn,
+            id,
+            creator,
+            "liked",
+            1000 + i as i64,
+            likers,
+            0,
+            followers_likers,
+        )
+        .await?;
+        liked.push(id);
+    }
+    let base_feed = 1_000_000i64;
+    let hidden_from = base_feed + 1000;
+    let newer_from = hidden_from + n as i64 + 1000;
+    for i in 0..21 {
+        insert_video(&txn, Uuid::now_v7(), p, "older", base_feed + i, 0, 0, 0).await?;
+    }
+    for i in 0..20 {
+        insert_video(&txn, Uuid::now_v7(), p, "newer", newer_from + i, 0, 0, 0).await?;
+    }
+    for (ids, vis, lv, likes, videos) in &pairs {
+        let many = ids[1];
+        if *videos {
+            // The private author's videos are the feed's hidden block; the others' sit below
+            // every feed page.
+            let from = if ids[1] == pairs[3].0[1] {
+                hidden_from
+            } else {
+                100_000
+            };
+            let rows: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+            for (i, id) in rows.iter().enumerate() {
+                insert_video(&txn, *id, many, "hidden", from + i as i64, 0, 0, 0).await?;
+            }
+        }
+        if *likes {
+            let aud = match (*lv, *vis) {
+                ("ONLY_ME", _) => "ONLY_ME",
+                ("FOLLOWERS", _) | (_, "PRIVATE") => "FOLLOWERS",
+                _ => "EVERYONE",
+            };
+            let rows: Vec<(usize, Uuid)> = liked.iter().copied().enumerate().collect();
+            insert_chunked(
+                &txn,
+                "likes",
+                "video_id, user_id, audience, created_at",
+                &rows,
+                2000,
+                |q, (i, v)| {
+                    format!(
+                        "({}, {}, {}, {})",
+                        q.bind(*v),
+                        q.bind(many),
+                        q.bind(aud),
+                        q.bind(2_000_000 + *i as i64)
+                    )
+                },
+            )
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    let maintenance = match db.get_database_backend() {
+        DbBackend::Postgres => "VACUUM ANALYZE",
+        _ => "ANALYZE",
+    };
+    db.execute_unprepared(maintenance).await?;
+    let top = Uuid::from_u128(u128::MAX);
+    Ok(TimingWorld {
+        stranger,
+        private_only_me: pairs[4].0,
+        feed_over_hidden: Keyset {
+            time: newer_from,
+            id: Uuid::nil(),
+        },
+        feed_over_none: Keyset {
+            time: hidden_from - 1,
+            id: top,
+        },
+    })
+}
+
+/// One path of the timing table: the same request about an account (or feed page) hiding no
+/// row and about one hiding `--timing-hidden`.
+struct TimingPath {
+    name: String,
+    token: Option<String>,
+    hidden: serde_json::Value,
+    clear: serde_json::Value,
+}
+
+struct TimingRow {
+    name: String,
+    hidden_ms: f64,
+    clear_ms: f64,
+    failed: Option<String>,
+}
+
+fn median_of(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    percentile(&xs, 0.5)
+}
+
+/// `tally-bench --timing`: per read path that an account-level rule can hide, the median
+/// time to answer with `--timing-hidden` hidden rows ÷ the median with none, the two requests
+/// interleaved (alternating which goes first) over one keep-alive connection to the release
+/// server, every answer checked (no `errors`, the two answers identical). Writes
+/// `bench/out/timing-<backend>.md`; exits non-zero if an answer fails (a ratio over the
+/// target is reported, not failed).
+async fn timing(args: &Args) -> anyhow::Result<()> {
+    const TARGET: f64 = 1.15;
+    let backend = match args.backend {
+        Backend::Postgres => "postgres",
+        Backend::Sqlite => "sqlite",
+    };
+    let tag = format!("timing-{backend}");
+    let url = prepare_database(args, &tag).await?;
+    let db = db::connect(&url, 4).await?;
+    Migrator::up(&db, None).await?;
+    let n = args.timing_hidden;
+    let w = seed_timing(&db, n).await?;
+    let token = token_issuer()?;
+    let stranger = Some(token(w.stranger)?);
+    let codec = CursorCodec::new(&id_key());
+    let cursor = |k: Keyset| {
+        codec
+            .encode(CursorKind::Videos, k)
+            .map_err(|e| anyhow::anyhow!(e.message()))
+    };
+    let by_handle =
+        |q: &str, handle: &str| serde_json::json!({ "query": q, "variables": { "h": handle } });
+    let liked = "query($h: String!) { user(handle: $h) { likedVideos(first: 20) { edges { node { id likeCount } } pageInfo { hasNextPage } } } }";
+    let videos = "query($h: String!) { user(handle: $h) { videos(first: 20) { edges { node { id likeCount } } pageInfo { hasNextPage } } } }";
+    let node = "query($id: ID!) { node(id: $id) { ... on User { videos(first: 20) { edges { node { id } } } likedVideos(first: 20) { edges { node { id } } } } } }";
+    let feed = "query($after: String) { feed(first: 20, after: $after) { edges { node { id author { handle } likeCount } } pageInfo { hasNextPage } } }";
+    let node_of = |id: Uuid| serde_json::json!({ "query": node, "variables": { "id": encode_id(Kind::User, id) } });
+    let pair = |name: &str, token: &Option<String>, q: &str, handle: &str| TimingPath {
+        name: name.to_owned(),
+        token: token.clone(),
+        hidden: by_handle(q, &format!("{handle}1")),
+        clear: by_handle(q, &format!("{handle}0")),
+    };
+    let feed_page = |k: Keyset| -> anyhow::Result<serde_json::Value> {
+        Ok(serde_json::json!({ "query": feed, "variables": { "after": cursor(k)? } }))
+    };
+    let mut paths = vec![
+        pair(
+            "likedVideos, ONLY_ME liker, stranger",
+            &stranger,
+            liked,
+            "onlyme",
+        ),
+        pair(
+            "likedVideos, ONLY_ME liker, anonymous",
+            &None,
+            liked,
+            "onlyme",
+        ),
+        pair(
+            "likedVideos, FOLLOWERS liker, non-follower",
+            &stranger,
+            liked,
+            "followers",
+        ),
+        pair(
+            "likedVideos, private liker, stranger",
+            &stranger,
+            liked,
+            "privliker",
+        ),
+        pair(
+            "likedVideos, private liker, anonymous",
+            &None,
+            liked,
+            "privliker",
+        ),
+        pair(
+            "videos, private author, stranger",
+            &stranger,
+            videos,
+            "privauthor",
+        ),
+        pair(
+            "videos, private author, anonymous",
+            &None,
+            videos,
+            "privauthor",
+        ),
+    ];
+    for (name, tok) in [
+        ("feed page, signed in", &stranger),
+        ("feed page, anonymous", &None),
+    ] {
+        paths.push(TimingPath {
+            name: name.to_owned(),
+            token: tok.clone(),
+            hidden: feed_page(w.feed_over_hidden)?,
+            clear: feed_page(w.feed_over_none)?,
+        });
+    }
+    let [x0, x1] = w.private_only_me;
+    for (name, tok) in [
+        (
+            "node(user) { videos likedVideos }, private ONLY_ME, stranger",
+            &stranger,
+        ),
+        (
+            "node(user) { videos likedVideos }, private ONLY_ME, anonymous",
+            &None,
+        ),
+    ] {
+        paths.push(TimingPath {
+            name: name.to_owned(),
+            token: tok.clone(),
+            hidden: node_of(x1),
+            clear: node_of(x0),
+        });
+    }
+    // Not a hidden count but a class: an empty list the viewer may see (EVERYONE, no likes)
+    // against one it may not (ONLY_ME, no likes).
+    paths.push(TimingPath {
+        name: "(class) likedVideos, ONLY_ME ÷ EVERYONE, both without likes, stranger".to_owned(),
+        token: stranger.clone(),
+        hidden: by_handle(liked, "onlyme0"),
+        clear: by_handle(liked, "everyone0"),
+    });
+
+    let mut server = start_server(args, &url)?;
+    let result = timing_runs(args, &paths).await;
+    server.kill().ok();
+    server.wait().ok();
+    let rows = result?;
+
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let mut s = String::new();
+    writeln!(
+        s,
+        "\n## {tag}: median time to answer, {n} hidden rows ÷ none, {} interleaved tries each (target ≤ {TARGET})\n",
+        args.timing_tries
+    )?;
+    writeln!(
+        s,
+        "{cpus} vCPU; load average after: `{}`\n",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )?;
+    writeln!(
+        s,
+        "| path | median ms, {n} hidden | median ms, none hidden | ratio | verdict |"
+    )?;
+    writeln!(s, "|---|---|---|---|---|")?;
+    for r in &rows {
+        let ratio = r.hidden_ms / r.clear_ms;
+        let verdict = match &r.failed {
+            Some(why) => format!("**FAILED** ({why})"),
+            None if ratio <= TARGET => "met".to_owned(),
+            None => "**missed**".to_owned(),
+        };
+        writeln!(
+            s,
+            "| {} | {:.3} | {:.3} | {ratio:.2} | {verdict} |",
+            r.name, r.hidden_ms, r.clear_ms
+        )?;
+    }
+    print!("{s}");
+    std::fs::write(args.out.join(format!("{tag}.md")), &s)?;
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.failed.is_some())
+        .map(|r| r.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!("timing paths with failed answers: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Runs every path's two requests interleaved and returns the medians.
+async fn timing_runs(args: &Args, paths: &[TimingPath]) -> anyhow::Result<Vec<TimingRow>> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()?;
+    let url = format!("http://127.0.0.1:{}/graphql", args.port);
+    let send = |token: &Option<String>, body: &serde_json::Value| {
+        let mut req = http.post(&url).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let t = Instant::now();
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let text = resp.text().await?;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            Ok::<_, anyhow::Error>((ms, status, text))
+        }
+    };
+    let mut rows = Vec::new();
+    for path in paths {
+        let (mut hidden, mut clear) = (Vec::new(), Vec::new());
+        let mut failed = None;
+        let mut answers: Option<(serde_json::Value, serde_json::Value)> = None;
+        for i in 0..args.timing_tries + 10 {
+            // Alternate which of the two goes first, so neither always follows the other.
+            let order = if i % 2 == 0 {
+                [true, false]
+            } else {
+                [false, true]
+            };
+            for is_hidden in order {
+                let body = if is_hidden { &path.hidden } else { &path.clear };
+                let (ms, status, text) = send(&path.token, body).await?;
+                if status != 200 || text.contains("\"errors\"") {
+                    failed.get_or_insert_with(|| {
+                        format!("HTTP {status}: {}", &text[..text.len().min(200)])
+                    });
+                }
+                // Compared as JSON values: the order of an object's keys is not the point.
+                let value: serde_json::Value =
+                    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+                let slot = answers.get_or_insert_with(Default::default);
+                let seen = if is_hidden { &mut slot.0 } else { &mut slot.1 };
+                if seen.is_null() {
+                    *seen = value;
+                } else if *seen != value {
+                    failed.get_or_insert_with(|| "answers vary between tries".to_owned());
+                }
+                if i >= 10 {
+                    if is_hidden {
+                        hidden.push(ms)
+                    } else {
+                        clear.push(ms)
+                    }
+                }
+            }
+        }
+        if let Some((h, c)) = &answers {
+            if h != c && !path.name.starts_with("(class)") {
+                failed.get_or_insert_with(|| format!("answers differ: {h} vs {c}"));
+            }
+        }
+        let row = TimingRow {
+            name: path.name.clone(),
+            hidden_ms: median_of(hidden),
+            clear_ms: median_of(clear),
+            failed,
+        };
+        println!(
+            "  {}: {:.3} / {:.3} ms = {:.2}{}",
+            row.name,
+            row.hidden_ms,
+            row.clear_ms,
+            row.hidden_ms / row.clear_ms,
+            row.failed
+                .as_deref()
+                .map(|f| format!(" — FAILED ({f})"))
+                .unwrap_or_default()
+        );
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ use crate::{
     db::{col, Sql},
     error::{AppError, AppResult},
     ids::Keyset,
+    privacy::sql as policy,
 };
 
 /// Largest `first` a client may ask for.
@@ -54,6 +55,18 @@ impl PageRequest {
         let limit = q.bind((self.first + 1) as i64);
         q.push(&format!(
             " ORDER BY {time_col} DESC, {id_col} DESC LIMIT {limit}"
+        ));
+    }
+
+    /// [`PageRequest::apply`] with a limit of 0 rows unless `guard` holds
+    /// ([`policy::limit_if`]): the page of a list that an account-level rule shows all or
+    /// none of, decided before any row is read.
+    pub fn apply_if(&self, q: &mut Sql, time_col: &str, id_col: &str, guard: &str) {
+        self.after_cursor(q, time_col, id_col);
+        let limit = q.bind((self.first + 1) as i64);
+        q.push(&format!(
+            " ORDER BY {time_col} DESC, {id_col} DESC {}",
+            policy::limit_if(guard, &limit)
         ));
     }
 }

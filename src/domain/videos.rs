@@ -1,7 +1,8 @@
 //! Videos: creation, deletion, and every list of them a viewer may see (Rule V).
 use entity::video;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, FromQueryResult,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend,
+    FromQueryResult,
 };
 use uuid::Uuid;
 
@@ -123,14 +124,21 @@ pub async fn delete_video(db: &DatabaseConnection, viewer: Uuid, id: Uuid) -> Ap
     .await
 }
 
-/// `SELECT` of videos joined to their author `a`, filtered by Rule V for `viewer`.
-fn visible_select(q: &mut Sql, viewer: Option<Uuid>, extra_from: &str, time_col: &str) {
+/// `SELECT` of videos joined to their author `a`, filtered by Rule V for `viewer`; returns
+/// the viewer's placeholder.
+fn visible_select(
+    q: &mut Sql,
+    viewer: Option<Uuid>,
+    extra_from: &str,
+    time_col: &str,
+) -> Option<String> {
     let v = viewer.map(|id| q.bind(id));
     q.push(&format!(
         "SELECT v.*, {}, {time_col} AS k_time FROM videos v JOIN users a ON a.id = v.author_id {extra_from} WHERE {}",
         counters::select_list("v"),
         policy::video_visible(v.as_deref(), "v.author_id", "a.visibility")
     ));
+    v
 }
 
 /// The videos among `ids` that `viewer` can see.
@@ -174,12 +182,21 @@ pub async fn videos_by(
     author: Uuid,
     req: PageRequest,
 ) -> AppResult<Page<CountedVideo>> {
+    let q = videos_by_sql(viewer, author, req);
+    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+}
+
+/// The statement of [`videos_by`]. Rule V on the author ([`policy::videos_of_visible`]) is
+/// its `LIMIT`'s guard, decided before any video is read: hidden videos cost nothing, however
+/// many there are. Each row is still checked by Rule V as well.
+pub fn videos_by_sql(viewer: Option<Uuid>, author: Uuid, req: PageRequest) -> Sql {
     let mut q = Sql::default();
-    visible_select(&mut q, viewer, "", "v.created_at");
+    let v = visible_select(&mut q, viewer, "", "v.created_at");
     let a = q.bind(author);
     q.push(&format!(" AND v.author_id = {a}"));
-    req.apply(&mut q, "v.created_at", "v.id");
-    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+    let guard = policy::videos_of_visible(v.as_deref(), &a);
+    req.apply_if(&mut q, "v.created_at", "v.id", &guard);
+    q
 }
 
 /// The feed: signed in, the viewer's own and followed accounts' videos; anonymous, every
@@ -189,17 +206,57 @@ pub async fn feed(
     viewer: Option<Uuid>,
     req: PageRequest,
 ) -> AppResult<Page<CountedVideo>> {
+    let q = feed_sql(db.get_database_backend(), viewer, req);
+    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+}
+
+/// The statement of [`feed`]. Signed in, it is driven by the viewer and its approved
+/// followees (whose videos Rule V shows it), one index range of `videos` per account, so it
+/// never reads a video of an account it does not follow (a private one's included): at most
+/// `first + 1` per account on PostgreSQL (`LATERAL`), every video of those accounts on SQLite
+/// (no `LATERAL`; the `CROSS JOIN` fixes the join order). Anonymous, it walks the public
+/// authors' videos newest first (`videos.author_private`, kept by triggers, leads an index),
+/// so it reads no private account's video either.
+pub fn feed_sql(backend: DbBackend, viewer: Option<Uuid>, req: PageRequest) -> Sql {
     let mut q = Sql::default();
-    visible_select(&mut q, viewer, "", "v.created_at");
-    if let Some(id) = viewer {
-        let me = q.bind(id);
+    let Some(id) = viewer else {
+        // `author_private` (kept by triggers) leads `idx_videos_public_created`, so the walk
+        // reads public authors' videos only; Rule V still checks each row.
+        visible_select(&mut q, None, "", "v.created_at");
+        q.push(" AND v.author_private = 0");
+        req.apply(&mut q, "v.created_at", "v.id");
+        return q;
+    };
+    let me = q.bind(id);
+    q.push(&format!(
+        "WITH feed_authors AS MATERIALIZED (SELECT {me} AS id UNION SELECT f.followee_id FROM follows f \
+         WHERE f.follower_id = {me} AND f.state = 'APPROVED') \
+         SELECT v.*, {}, v.created_at AS k_time FROM feed_authors fa CROSS JOIN ",
+        counters::select_list("v")
+    ));
+    if backend == DbBackend::Postgres {
+        // The author's row is joined by key inside the `LATERAL` and Rule V tested outside
+        // it, once per row: outside, the planner expects up to followees × (first + 1) rows
+        // and hashes all of `users` for them; inside, its hashed block subplans would be
+        // rebuilt for every account. Rule V is the same for all of an account's videos, so
+        // filtering after the per-account limit loses none.
+        q.push(
+            "LATERAL (SELECT v.*, a.visibility AS author_visibility FROM videos v \
+             JOIN users a ON a.id = v.author_id WHERE v.author_id = fa.id",
+        );
+        req.apply(&mut q, "v.created_at", "v.id");
         q.push(&format!(
-            " AND (v.author_id = {me} OR {})",
-            policy::follows(&me, "v.author_id")
+            ") v WHERE {}",
+            policy::video_visible(Some(&me), "v.author_id", "v.author_visibility")
+        ));
+    } else {
+        q.push(&format!(
+            "videos v ON v.author_id = fa.id JOIN users a ON a.id = v.author_id WHERE {}",
+            policy::video_visible(Some(&me), "v.author_id", "a.visibility")
         ));
     }
     req.apply(&mut q, "v.created_at", "v.id");
-    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+    q
 }
 
 /// The videos `liker` liked, as `viewer` may see them (Rule V on the video and Rule L on
@@ -210,19 +267,29 @@ pub async fn liked_videos(
     liker: Uuid,
     req: PageRequest,
 ) -> AppResult<Page<CountedVideo>> {
+    let q = liked_videos_sql(viewer, liker, req);
+    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+}
+
+/// The statement of [`liked_videos`]. Rule L's account-level part on the liker
+/// ([`policy::likes_of_visible`]: its audience, a block) is its `LIMIT`'s guard, decided
+/// before any like is read. When it holds, the liker's likes are walked newest first
+/// (`idx_likes_user_time`) and each video is checked by Rule V on its own author, which
+/// cannot be decided up front (README, "Timing").
+pub fn liked_videos_sql(viewer: Option<Uuid>, liker: Uuid, req: PageRequest) -> Sql {
     let mut q = Sql::default();
-    visible_select(
+    let v = visible_select(
         &mut q,
         viewer,
         "JOIN likes l ON l.video_id = v.id",
         "l.created_at",
     );
-    let v = viewer.map(|id| q.bind(id));
     let u = q.bind(liker);
     q.push(&format!(
         " AND l.user_id = {u} AND {}",
         policy::like_visible(v.as_deref(), "l.user_id", "l.audience")
     ));
-    req.apply(&mut q, "l.created_at", "v.id");
-    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+    let guard = policy::likes_of_visible(v.as_deref(), &u);
+    req.apply_if(&mut q, "l.created_at", "l.video_id", &guard);
+    q
 }

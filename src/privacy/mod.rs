@@ -32,8 +32,22 @@ pub fn can_see_account(viewer: Option<Uuid>, account: Uuid, graph: &impl Graph) 
     viewer.is_none_or(|v| !graph.blocked_between(v, account))
 }
 
-/// Rule V: can `viewer` see a video by `author`?
+/// Rule V: can `viewer` see a video by `author`? It depends on the author alone, so it is
+/// also [`can_see_videos_of`], the account-level rule a list of one author's videos decides
+/// once, before it reads any video.
 pub fn can_see_video(
+    viewer: Option<Uuid>,
+    author: Uuid,
+    author_visibility: Visibility,
+    graph: &impl Graph,
+) -> bool {
+    can_see_videos_of(viewer, author, author_visibility, graph)
+}
+
+/// Rule V at the account level: can `viewer` see the videos of `author` (all of them or
+/// none)? Spec "No side channel through time": a list of `author`'s videos decides this
+/// first and reads videos only when it holds.
+pub fn can_see_videos_of(
     viewer: Option<Uuid>,
     author: Uuid,
     author_visibility: Visibility,
@@ -103,7 +117,23 @@ impl LikeGrant {
     }
 }
 
-/// Rule L: can `viewer` see that `liker` liked a video by `author`?
+/// Rule L's parts 2 and 3, which depend on the liker alone: can `viewer` see any of
+/// `liker`'s likes (on videos it can see)? When this fails, every like of `liker` is hidden
+/// from `viewer`, so `liker`'s `likedVideos` is empty for it without reading a like (spec
+/// "No side channel through time").
+pub fn can_see_likes_of(
+    viewer: Option<Uuid>,
+    liker: Uuid,
+    liker_audience: Audience,
+    graph: &impl Graph,
+) -> bool {
+    LikeGrant::for_viewer(viewer.is_some())
+        .iter()
+        .any(|g| g.holds(viewer, liker, liker_audience, graph))
+}
+
+/// Rule L: can `viewer` see that `liker` liked a video by `author`? Rule V on the video and
+/// the account-level [`can_see_likes_of`] on the liker.
 pub fn can_see_like(
     viewer: Option<Uuid>,
     author: Uuid,
@@ -113,9 +143,7 @@ pub fn can_see_like(
     graph: &impl Graph,
 ) -> bool {
     can_see_video(viewer, author, author_visibility, graph)
-        && LikeGrant::for_viewer(viewer.is_some())
-            .iter()
-            .any(|g| g.holds(viewer, liker, liker_audience, graph))
+        && can_see_likes_of(viewer, liker, liker_audience, graph)
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ fn followee_likes(v: &str, video: &str) -> String {
     // branch whose row-independent filter fails (a `One-Time Filter`), but SQLite tests the
     // filter on every row, so without the limit it would walk all of a viral video's likes,
     // or all of the viewer's followees, only to find the guard false on each.
-    let only_if = |guard: &str| format!("LIMIT CASE WHEN {guard} THEN {} ELSE 0 END", i64::MAX);
+    let only_if = |guard: &str| limit_if(guard, &i64::MAX.to_string());
     let many_likes = format!("NOT ({few_likes})");
     format!(
         "(SELECT * FROM (SELECT f.id AS user_id, {} AS created_at FROM {FOLLOWEES} f \
@@ -157,6 +157,42 @@ pub fn account_visible(viewer: Option<&str>, account_col: &str) -> String {
         None => "1 = 1".to_owned(),
         Some(v) => format!("NOT {}", blocked_between(v, account_col)),
     }
+}
+
+/// `LIMIT {limit}` if `guard` (an expression that depends on no row of the statement) holds,
+/// else `LIMIT 0`: the way a statement decides an account-level rule before it reads a row.
+/// Both backends evaluate a `LIMIT` once, before the scan, and neither starts the scan for a
+/// limit of 0 (SQLite jumps past the loop; PostgreSQL's `Limit` node never runs its subplan).
+/// The same guard as a `WHERE` term would not do on SQLite, which tests a row-independent term
+/// on every row it reads rather than once.
+pub fn limit_if(guard: &str, limit: &str) -> String {
+    format!("LIMIT CASE WHEN {guard} THEN {limit} ELSE 0 END")
+}
+
+/// [`super::can_see_videos_of`] for the account whose ID is `author` (an SQL expression that
+/// depends on no row, e.g. a placeholder): one primary-key read of its visibility plus the
+/// viewer's block and follow probes. A guard for [`limit_if`].
+pub fn videos_of_visible(viewer: Option<&str>, author: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM users ga WHERE ga.id = {author} AND {})",
+        video_visible(viewer, "ga.id", "ga.visibility")
+    )
+}
+
+/// [`super::can_see_likes_of`] for the account whose ID is `liker` (an SQL expression that
+/// depends on no row): one primary-key read of its settings, their [`audience`], and the
+/// viewer's block and follow probes, OR-ed over the grants like [`like_visible`]. A guard
+/// for [`limit_if`].
+pub fn likes_of_visible(viewer: Option<&str>, liker: &str) -> String {
+    let aud = audience("gl.visibility", "gl.likes_visibility");
+    let parts: Vec<String> = LikeGrant::for_viewer(viewer.is_some())
+        .iter()
+        .map(|g| g.predicate(viewer, "gl.id", &aud))
+        .collect();
+    format!(
+        "EXISTS (SELECT 1 FROM users gl WHERE gl.id = {liker} AND ({}))",
+        parts.join(" OR ")
+    )
 }
 
 /// Rule V ([`super::can_see_video`]) for a video whose author is `author_col` with

@@ -18,3 +18,4 @@ mod races;
 mod races_http;
 mod rate_limits;
 mod schema;
+mod timing;

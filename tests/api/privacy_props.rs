@@ -1,7 +1,9 @@
 //! Randomized worlds against the pure reference: every viewer (anonymous included) and
 //! every video, `likeCount`, `visibleLikers` (one page and walked), `totalCount`,
-//! `hiddenCount`, `viewerHasLiked` and `User.likedVideos` must equal what
-//! `tally::privacy` says. The worlds are built through the domain use cases (likes, follows,
+//! `hiddenCount`, `viewerHasLiked`, `User.likedVideos`, `User.videos` and `feed` must equal
+//! what `tally::privacy` says, and so must the account-level guards the lists decide first
+//! (`privacy::sql::likes_of_visible` / `videos_of_visible` against `can_see_likes_of` /
+//! `can_see_videos_of`). The worlds are built through the domain use cases (likes, follows,
 //! settings changes, blocks, unlikes), so their side effects are checked too.
 use std::collections::{HashMap, HashSet};
 
@@ -19,7 +21,10 @@ use tally::{
         social::{block_user, follow_user},
         videos::{create_video, NewVideo},
     },
-    privacy::{audience, can_see_account, can_see_like, can_see_video, Graph},
+    privacy::{
+        audience, can_see_account, can_see_like, can_see_likes_of, can_see_video,
+        can_see_videos_of, sql as policy, Graph,
+    },
 };
 use uuid::Uuid;
 
@@ -264,6 +269,45 @@ async fn stored_likes(db: &DatabaseConnection) -> HashMap<(Uuid, Uuid), i64> {
         .collect()
 }
 
+/// Video rows as stored: `video → time`, to order the expected lists.
+async fn stored_videos(db: &DatabaseConnection) -> HashMap<Uuid, i64> {
+    let mut q = Sql::default();
+    q.push("SELECT id, created_at FROM videos");
+    let rows = q.all(db).await.expect("videos");
+    rows.iter()
+        .map(|r| {
+            (
+                col::<Uuid>(r, "id").expect("id"),
+                col::<i64>(r, "created_at").expect("t"),
+            )
+        })
+        .collect()
+}
+
+/// The account-level guards as the SQL evaluates them for `viewer` and `account`:
+/// (any of its likes visible, its videos visible).
+async fn guards(db: &DatabaseConnection, viewer: Option<Uuid>, account: Uuid) -> (bool, bool) {
+    let mut q = Sql::default();
+    let v = viewer.map(|id| q.bind(id));
+    let a = q.bind(account);
+    q.push(&format!(
+        "SELECT CASE WHEN {} THEN 1 ELSE 0 END AS likes, CASE WHEN {} THEN 1 ELSE 0 END AS videos",
+        policy::likes_of_visible(v.as_deref(), &a),
+        policy::videos_of_visible(v.as_deref(), &a)
+    ));
+    let row = q.one(db).await.expect("guards").expect("a row");
+    (
+        col::<i32>(&row, "likes").expect("likes") == 1,
+        col::<i32>(&row, "videos").expect("videos") == 1,
+    )
+}
+
+/// Newest first, ties by ID, as the lists order them.
+fn newest_first(mut items: Vec<(i64, Uuid)>) -> Vec<String> {
+    items.sort_by(|a, b| b.cmp(a));
+    items.into_iter().map(|(_, v)| vid(v)).collect()
+}
+
 fn ids(list: &Value) -> Vec<String> {
     list["edges"]
         .as_array()
@@ -282,6 +326,7 @@ async fn check(h: &Harness, m: &Model, page_size: i32) -> Vec<String> {
         bad.push(format!("stored likes {stored:?} != model {:?}", m.likes));
         return bad;
     }
+    let video_times = stored_videos(&h.db).await;
     let viewers: Vec<Option<Uuid>> = std::iter::once(None)
         .chain(m.users.iter().map(|u| Some(u.0)))
         .collect();
@@ -295,10 +340,10 @@ async fn check(h: &Harness, m: &Model, page_size: i32) -> Vec<String> {
         }
         for (i, _) in m.users.iter().enumerate() {
             q += &format!(
-                r#" u{i}: user(handle: "u{i}") {{ id likedVideos(first: 100) {{ edges {{ node {{ id }} }} }} }}"#
+                r#" u{i}: user(handle: "u{i}") {{ id likedVideos(first: 100) {{ edges {{ node {{ id }} }} }} videos(first: 100) {{ edges {{ node {{ id }} }} }} }}"#
             );
         }
-        q += " }";
+        q += " feed(first: 100) { edges { node { id } } } }";
         let data = h.ok(viewer, &q, json!({})).await;
         for (i, &(video, _)) in m.videos.iter().enumerate() {
             let got = &data[format!("v{i}")];
@@ -374,6 +419,53 @@ async fn check(h: &Harness, m: &Model, page_size: i32) -> Vec<String> {
                     "{who}: likedVideos got {got}, expected {expected_ids:?}"
                 ));
             }
+            let (vis, likes) = m.user(liker);
+            let videos_shown = can_see_videos_of(viewer, liker, vis, m);
+            let expected_videos = newest_first(
+                m.videos
+                    .iter()
+                    .filter(|(_, a)| *a == liker && videos_shown)
+                    .map(|(v, _)| (video_times[v], *v))
+                    .collect(),
+            );
+            if got.is_null() || ids(&got["videos"]) != expected_videos {
+                bad.push(format!(
+                    "{who}: videos got {got}, expected {expected_videos:?}"
+                ));
+            }
+            // The guards the two lists decide first mirror the pure account-level rules, and
+            // they are what Rules V and L say about every row: a list they close is empty.
+            let pure = (
+                can_see_likes_of(viewer, liker, audience(vis, likes), m),
+                videos_shown,
+            );
+            let sql = guards(&h.db, viewer, liker).await;
+            if sql != pure {
+                bad.push(format!(
+                    "{who}: guards (likes, videos) in SQL {sql:?}, pure {pure:?}"
+                ));
+            }
+            if !pure.0 && !expected_ids.is_empty() {
+                bad.push(format!(
+                    "{who}: likes hidden by the guard but visible by Rule L"
+                ));
+            }
+        }
+        let expected_feed = newest_first(
+            m.videos
+                .iter()
+                .filter(|(v, a)| {
+                    m.video_visible(viewer, *v)
+                        && viewer.is_none_or(|me| me == *a || m.follows(me, *a))
+                })
+                .map(|(v, _)| (video_times[v], *v))
+                .collect(),
+        );
+        if ids(&data["feed"]) != expected_feed {
+            bad.push(format!(
+                "viewer {viewer:?}: feed got {}, expected {expected_feed:?}",
+                data["feed"]
+            ));
         }
     }
     bad
