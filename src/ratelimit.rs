@@ -41,7 +41,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    domain::accounts::normalize_handle,
+    domain::input::normalize_handle,
     error::{AppError, AppResult},
 };
 

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod counters;
 pub mod hold;
+pub mod input;
 pub mod likes;
 pub mod page;
 pub mod social;

@@ -31,7 +31,7 @@ pub fn hashtags(v: &video::Model) -> Vec<String> {
 }
 
 fn validate(input: &NewVideo) -> AppResult<()> {
-    use super::accounts::check_no_nul;
+    use super::input::check_no_nul;
     check_no_nul("input.caption", &input.caption)?;
     for h in &input.hashtags {
         check_no_nul("input.hashtags", h)?;

@@ -1,4 +1,5 @@
 //! The GraphQL API: schema, types and resolvers. Thin: every decision is in `domain`.
+mod context;
 mod identity;
 mod limits;
 mod loaders;

@@ -2,9 +2,9 @@
 //! signed-in viewer. Rate-limited mutations call [`ratelimit::check`] before anything else.
 use async_graphql::{Context, InputObject, Object, Result, ID};
 
-use super::types::{
-    db, ids, viewer, AccountType, AccountVisibility, AuthPayload, Follow, LikesVisibility, User,
-    Video,
+use super::{
+    context::{db, ids, viewer},
+    types::{AccountType, AccountVisibility, AuthPayload, Follow, LikesVisibility, User, Video},
 };
 use crate::{
     auth::{token::Tokens, ExternalSubject},

@@ -9,7 +9,7 @@ use async_graphql::{Context, Result, Value};
 use entity::video;
 use uuid::Uuid;
 
-use super::types::{db, page_request, viewer};
+use super::context::{db, page_request, viewer};
 use crate::{
     domain::{self, likes::VisibleLikers, page::PageRequest, PublicUser},
     ids::CursorKind,

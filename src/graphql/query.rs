@@ -2,8 +2,9 @@
 use async_graphql::{Context, Object, Result, ID};
 
 use super::{
+    context::{db, ids, page_request, viewer},
     limits::page_cost,
-    types::{db, ids, page_request, viewer, Node, User, Video, VideoConnection},
+    types::{Node, User, Video, VideoConnection},
 };
 use crate::{
     domain,

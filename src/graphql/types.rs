@@ -2,28 +2,21 @@
 use async_graphql::{Context, Enum, Interface, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{user, video};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use std::sync::Arc;
 
 use super::{
+    context::{db, ids, page_request, viewer},
     limits::page_cost,
     loaders::{FollowCounts, LikerPage, UserById, ViewerFollow, ViewerLiked},
     prefetch::{prefetch, VideoBatch},
     Loaders,
 };
 use crate::{
-    auth::Viewer,
-    domain::{
-        self,
-        counters::CountedVideo,
-        likes::VisibleLikers,
-        page::{Page, PageRequest},
-        PublicUser,
-    },
+    domain::{self, counters::CountedVideo, likes::VisibleLikers, page::Page, PublicUser},
     error::AppError,
-    ids::{CursorCodec, CursorKind, IdCodec, Keyset, Kind},
+    ids::{CursorCodec, CursorKind, Keyset, Kind},
 };
 
 /// `PUBLIC` accounts are seen by all; `PRIVATE` ones approve their followers.
@@ -99,37 +92,8 @@ fn int(n: i64) -> i32 {
     i32::try_from(n.max(0)).unwrap_or(i32::MAX)
 }
 
-pub(super) fn viewer(ctx: &Context<'_>) -> Viewer {
-    ctx.data_opt::<Viewer>()
-        .copied()
-        .unwrap_or(Viewer::ANONYMOUS)
-}
-
-pub(super) fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
-    ctx.data::<DatabaseConnection>()
-}
-
 pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
     ctx.data::<Loaders>()
-}
-
-/// The codec of the API's (encrypted) IDs.
-pub(super) fn ids<'a>(ctx: &Context<'a>) -> Result<&'a IdCodec> {
-    ctx.data::<IdCodec>()
-}
-
-/// Validates `first` / `after` of a list of `kind`.
-pub(super) fn page_request(
-    ctx: &Context<'_>,
-    kind: CursorKind,
-    first: i32,
-    after: Option<String>,
-) -> Result<PageRequest> {
-    let after = match after {
-        Some(c) => Some(ctx.data::<CursorCodec>()?.decode(kind, &c)?),
-        None => None,
-    };
-    Ok(PageRequest::new(first, after)?)
 }
 
 /// Relay page information (forward pagination only: `hasPreviousPage` is always false).
