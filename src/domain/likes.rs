@@ -63,9 +63,6 @@ async fn change_like(
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Shared, viewer, Some(Other::AuthorOf(video_id))).await?;
-            // On PostgreSQL inside BEGIN/COMMIT although it is one statement: a request
-            // stopped by the execution timeout drops its future, but PostgreSQL would still
-            // finish and commit an autocommit statement that was waiting for a lock.
             let found = if txn.get_database_backend() == DbBackend::Postgres {
                 change_like_in_one_statement(txn, viewer, video_id, toggle).await
             } else {
@@ -80,8 +77,9 @@ async fn change_like(
                 Err(e) => return Err(e),
             }
             // Rule V held when the like was written, in this transaction: the answer reads the
-            // video without checking again (an unfollow committed since then is later in the
-            // serial order, and must not turn a like that happened into a `NOT_FOUND`).
+            // video without checking again (the author's `removeFollower` committed since then,
+            // which does not wait for this like, is later in the serial order and must not
+            // turn a like that happened into a `NOT_FOUND`).
             counted_video(txn, video_id)
                 .await?
                 .ok_or(AppError::NotFound)
