@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, types and resolvers. Thin: every decision is in `domain`.
 mod identity;
 mod limits;
+pub use limits::{operation_type, Executed};
 mod loaders;
 mod mutation;
 mod nulls;
