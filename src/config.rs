@@ -100,6 +100,10 @@ pub struct Config {
         global = true
     )]
     pub jwt_leeway_secs: u64,
+    /// Origins whose web pages may call `/graphql` (CORS): exact `https://host[:port]`
+    /// origins, comma-separated. Empty: same-origin only.
+    #[arg(long, env = "TALLY_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
     /// Query, request and shutdown limits.
     #[command(flatten)]
     pub limits: Limits,

@@ -2,11 +2,13 @@
 //! only where the liker allowed it.
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod graphql_http;
 pub mod ids;
 pub mod privacy;
 pub mod ratelimit;

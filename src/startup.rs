@@ -3,12 +3,14 @@ use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{
     dev::Server,
-    http::{header, StatusCode},
+    http::{
+        header::{self, HeaderValue},
+        StatusCode,
+    },
     web::{self, Data},
     App, HttpRequest, HttpResponse, HttpServer,
 };
-use async_graphql::{http::GraphiQLSource, BatchRequest};
-use async_graphql_actix_web::GraphQLResponse;
+use async_graphql::{http::GraphiQLSource, parser::types::OperationType, BatchRequest};
 use chrono::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
@@ -16,13 +18,26 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{token::Tokens, AuthSettings, Authenticator, ExternalSubject, Principal, Viewer},
     config::{Config, Limits},
+    cors::CorsOrigins,
     db, domain,
     error::AppError,
-    graphql::{build_schema, request_data, AppSchema},
+    graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
+    graphql_http::{self, MediaType, Refusal, Wanted},
     ids::{CursorCodec, IdCodec},
     ratelimit::{RateLimiter, RateLimits, SWEEP_INTERVAL},
     secret::{self, Secrets},
 };
+
+/// What [`Application::assemble`] puts together.
+struct Parts<'a> {
+    db: DatabaseConnection,
+    secrets: &'a Secrets,
+    token_ttl: Duration,
+    auth: AuthSettings,
+    limits: Limits,
+    rate_limits: RateLimits,
+    cors: CorsOrigins,
+}
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -51,16 +66,18 @@ impl Application {
         let auth = AuthSettings::from_config(config)?;
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
+        let cors = CorsOrigins::parse(&config.cors_origins)?;
         let listener = TcpListener::bind(&config.bind)?;
-        Self::from_parts_with_rate_limits(
+        let parts = Parts {
             db,
-            &secrets,
-            Duration::hours(config.token_ttl_hours),
+            secrets: &secrets,
+            token_ttl: Duration::hours(config.token_ttl_hours),
             auth,
-            config.limits,
-            config.rate_limits,
-            listener,
-        )
+            limits: config.limits,
+            rate_limits: config.rate_limits,
+            cors,
+        };
+        Self::assemble(parts, listener)
     }
 
     /// Serves `db` (already migrated) on `listener` with the default token settings (own
@@ -112,6 +129,48 @@ impl Application {
         rate_limits: RateLimits,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        let parts = Parts {
+            db,
+            secrets,
+            token_ttl,
+            auth,
+            limits,
+            rate_limits,
+            cors: CorsOrigins::none(),
+        };
+        Self::assemble(parts, listener)
+    }
+
+    /// [`Application::from_parts`] whose `/graphql` web pages of the `cors` origins may call.
+    pub fn from_parts_with_cors(
+        db: DatabaseConnection,
+        secrets: &Secrets,
+        token_ttl: Duration,
+        cors: CorsOrigins,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let parts = Parts {
+            db,
+            secrets,
+            token_ttl,
+            auth: AuthSettings::default(),
+            limits: Limits::default(),
+            rate_limits: RateLimits::off(),
+            cors,
+        };
+        Self::assemble(parts, listener)
+    }
+
+    fn assemble(parts: Parts<'_>, listener: TcpListener) -> anyhow::Result<Self> {
+        let Parts {
+            db,
+            secrets,
+            token_ttl,
+            auth,
+            limits,
+            rate_limits,
+            cors,
+        } = parts;
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let ids = IdCodec::new(&secrets.id_key);
         let tokens =
@@ -135,13 +194,18 @@ impl Application {
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(limits.max_body_bytes))
-                .route("/graphql", web::post().to(graphql))
+                .service(
+                    web::resource("/graphql")
+                        .wrap(cors.middleware())
+                        .route(web::post().to(graphql_post))
+                        .route(web::get().to(graphql_get)),
+                )
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz));
-            // Without GraphiQL, `GET /graphql` and `GET /graphiql` match no route: 404.
+            // Without GraphiQL, `GET /graphiql` matches no route (404), and `GET /graphql`
+            // never answers with the playground.
             if limits.graphiql {
-                app.route("/graphql", web::get().to(graphiql))
-                    .route("/graphiql", web::get().to(graphiql))
+                app.route("/graphiql", web::get().to(graphiql))
             } else {
                 app
             }
@@ -236,7 +300,7 @@ async fn viewer_of(
 /// an identity could not be looked up (the database is away), the answer is what an
 /// executed operation gives then: HTTP 200, `data: null` and one `INTERNAL` error, for
 /// each operation of a batch.
-fn refused(e: AppError, batch: &BatchRequest) -> HttpResponse {
+fn refused(e: AppError, batch: &BatchRequest, media: MediaType) -> HttpResponse {
     let answer = |data: bool| {
         let errors =
             serde_json::json!([{ "message": e.message(), "extensions": { "code": e.code() } }]);
@@ -247,7 +311,9 @@ fn refused(e: AppError, batch: &BatchRequest) -> HttpResponse {
         }
     };
     match &e {
-        AppError::Unauthenticated(_) => HttpResponse::Unauthorized().json(answer(false)),
+        AppError::Unauthenticated(_) => {
+            graphql_http::errors_answer(media, StatusCode::UNAUTHORIZED, &answer(false))
+        }
         other => {
             tracing::error!(error = ?other, "looking up the account of a token failed");
             let body = match batch {
@@ -256,30 +322,82 @@ fn refused(e: AppError, batch: &BatchRequest) -> HttpResponse {
                     serde_json::Value::Array(ops.iter().map(|_| answer(true)).collect())
                 }
             };
-            HttpResponse::Ok().json(body)
+            graphql_http::errors_answer(media, StatusCode::OK, &body)
         }
     }
 }
 
 /// `POST /graphql`. The body is read here (not by async-graphql's extractor, which reads
-/// JSON without a size limit) so that an oversized body, a batch over the limit and a body
-/// that is not a GraphQL request each get a coded JSON error.
-async fn graphql(
+/// JSON without a size limit) so that a body of another media type, an oversized body, a
+/// batch over the limit and a body that is not a GraphQL request each get a coded error.
+async fn graphql_post(
     state: Data<AppState>,
     http: HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> HttpResponse {
-    let batch = match read_batch(body, &state.limits) {
-        Ok(batch) => batch,
-        Err((status, message)) => return rejected_body(status, message),
+    let Some(Wanted::GraphQL(media)) = graphql_http::negotiate(accept(&http), false) else {
+        return not_acceptable();
     };
-    let (viewer, subject) = match viewer_of(&http, &state).await {
+    if let Err((status, message)) =
+        graphql_http::check_content_type(http.headers().get(header::CONTENT_TYPE))
+    {
+        return rejected(media, status, message);
+    }
+    match read_batch(body, &state.limits) {
+        Ok(batch) => execute(&state, &http, media, batch).await,
+        Err((status, message)) => rejected(media, status, message),
+    }
+}
+
+/// `GET /graphql`: the playground for a browser (HTML preferred, GraphiQL on), else a
+/// GraphQL request in the query string, which may run a query only (a mutation is 405:
+/// a GET must not change anything, and a CDN may cache it).
+async fn graphql_get(state: Data<AppState>, http: HttpRequest) -> HttpResponse {
+    let media = match graphql_http::negotiate(accept(&http), state.limits.graphiql) {
+        Some(Wanted::Playground) => return graphiql().await,
+        Some(Wanted::GraphQL(media)) => media,
+        None => return not_acceptable(),
+    };
+    let mut request = match graphql_http::get_params(http.query_string()) {
+        Ok(request) => request,
+        Err(message) => return rejected(media, StatusCode::BAD_REQUEST, message),
+    };
+    if let Some(kind @ (OperationType::Mutation | OperationType::Subscription)) =
+        operation_type(&mut request)
+    {
+        let message = format!("a GET request runs queries only: send a {kind} with POST");
+        let mut response = rejected(media, StatusCode::METHOD_NOT_ALLOWED, message);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, &http, media, BatchRequest::Single(request)).await
+}
+
+fn accept(http: &HttpRequest) -> Option<&HeaderValue> {
+    http.headers().get(header::ACCEPT)
+}
+
+/// Runs a request or batch as the viewer of `http`'s token and answers in `media`.
+async fn execute(
+    state: &AppState,
+    http: &HttpRequest,
+    media: MediaType,
+    batch: BatchRequest,
+) -> HttpResponse {
+    let (viewer, subject) = match viewer_of(http, state).await {
         Ok(v) => v,
-        Err(e) => return refused(e, &batch),
+        Err(e) => return refused(e, &batch, media),
     };
-    let caller = state.rate_limiter.caller(&http);
-    let prepare = |r| {
-        let r = request_data(r, &state.db, viewer).data(caller.clone());
+    let caller = state.rate_limiter.caller(http);
+    let mut executed = Vec::new();
+    let mut prepare = |r| {
+        let marker = Executed::default();
+        executed.push(marker.clone());
+        let r = request_data(r, &state.db, viewer)
+            .data(caller.clone())
+            .data(marker);
         match &subject {
             Some(s) => r.data(s.clone()),
             None => r,
@@ -289,8 +407,9 @@ async fn graphql(
         BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
     };
-    let response: GraphQLResponse = state.schema.execute_batch(batch).await.into();
-    actix_web::Responder::respond_to(response, &http).map_into_boxed_body()
+    let response = state.schema.execute_batch(batch).await;
+    let executed: Vec<bool> = executed.iter().map(Executed::get).collect();
+    graphql_http::answer(media, &response, &executed)
 }
 
 /// The request or batch of requests in a POST body, within the body and batch limits;
@@ -298,7 +417,7 @@ async fn graphql(
 fn read_batch(
     body: Result<web::Bytes, actix_web::Error>,
     limits: &Limits,
-) -> Result<BatchRequest, (StatusCode, String)> {
+) -> Result<BatchRequest, Refusal> {
     let bytes = body.map_err(|e| {
         let status = e.as_response_error().status_code();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -311,10 +430,8 @@ fn read_batch(
             (status, format!("the request body could not be read: {e}"))
         }
     })?;
-    let batch: BatchRequest = serde_json::from_slice(&bytes).map_err(|e| {
-        let message = format!("the request body is not a GraphQL request: {e}");
-        (StatusCode::BAD_REQUEST, message)
-    })?;
+    let batch =
+        graphql_http::post_body(&bytes).map_err(|message| (StatusCode::BAD_REQUEST, message))?;
     if let BatchRequest::Batch(operations) = &batch {
         if operations.len() > limits.max_batch {
             let message = format!(
@@ -328,11 +445,20 @@ fn read_batch(
     Ok(batch)
 }
 
-/// A request refused for its body, before anything ran: `BAD_USER_INPUT` with `status`.
-fn rejected_body(status: StatusCode, message: String) -> HttpResponse {
-    HttpResponse::build(status).json(serde_json::json!({
+/// A request refused before anything ran: `BAD_USER_INPUT` with `status`, in `media`.
+fn rejected(media: MediaType, status: StatusCode, message: String) -> HttpResponse {
+    let body = serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
-    }))
+    });
+    graphql_http::errors_answer(media, status, &body)
+}
+
+/// 406: the client accepts neither GraphQL media type (nor HTML where the playground is).
+fn not_acceptable() -> HttpResponse {
+    let message = "/graphql answers in `application/graphql-response+json` or \
+                   `application/json`: accept one of them"
+        .to_owned();
+    rejected(MediaType::Json, StatusCode::NOT_ACCEPTABLE, message)
 }
 
 async fn graphiql() -> HttpResponse {

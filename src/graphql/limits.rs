@@ -9,7 +9,10 @@
 //! (GraphiQL's) is deeper than the API's depth limit.
 use std::{
     collections::{HashMap, HashSet},
-    sync::Arc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
@@ -18,8 +21,12 @@ use async_graphql::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
         NextRequest, NextValidation,
     },
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::{
+        BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+        Selection, SelectionSet, Type,
+    },
     Name, Positioned, Request, Response, ServerError, ServerResult, ValidationResult,
+    Value as ConstValue, Variables,
 };
 
 use crate::{config::Limits, domain::page::MAX_FIRST, error::AppError};
@@ -105,8 +112,13 @@ impl Extension for LimitsExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        check_nesting(&request.query)?;
-        check_document(request.parsed_query()?, &self.limits)?;
+        // The document borrows the request: its variables are set aside meanwhile.
+        let variables = std::mem::take(&mut request.variables);
+        let name = request.operation_name.clone();
+        let document = parse_guarded(&mut request)?;
+        check_document(document, &self.limits)?;
+        check_variables(document, name.as_deref(), &variables)?;
+        request.variables = variables;
         next.run(ctx, request).await
     }
 
@@ -135,6 +147,9 @@ impl Extension for LimitsExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        if let Some(executed) = ctx.data_opt::<Executed>() {
+            executed.0.store(true, Ordering::Relaxed);
+        }
         let after_ms = self.limits.query_timeout_ms;
         match tokio::time::timeout(
             Duration::from_millis(after_ms),
@@ -176,6 +191,104 @@ fn server_error(e: AppError) -> ServerError {
     let mut error = ServerError::new(e.message, None);
     error.extensions = e.extensions;
     error
+}
+
+/// The request's document, parsed once (and kept in the request): refused unparsed when
+/// its brackets nest deeper than [`MAX_NESTING`].
+pub fn parse_guarded(request: &mut Request) -> ServerResult<&ExecutableDocument> {
+    check_nesting(&request.query)?;
+    request.parsed_query()
+}
+
+/// The kind of the operation `request` would run, when its document parses and names one
+/// (otherwise executing it reports why).
+pub fn operation_type(request: &mut Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let document = parse_guarded(request).ok()?;
+    selected_operation(document, name.as_deref()).map(|op| op.ty)
+}
+
+/// Set when an operation gets as far as execution: attached to a request, it tells a
+/// request error (refused before running, answered without `data`) from an executed one.
+#[derive(Debug, Clone, Default)]
+pub struct Executed(Arc<AtomicBool>);
+
+impl Executed {
+    /// Whether the operation it was attached to began executing.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Coerces the variables of the operation to run as far as their types tell without the
+/// schema, before anything runs: a required variable without a value, `null` where the
+/// type is non-null, and a value that is no built-in scalar's where one is named
+/// (`Int`, `Float`, `String`, `Boolean`, `ID`) are request errors. Enums, input objects
+/// and custom scalars are checked when the argument is read.
+fn check_variables(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> ServerResult<()> {
+    let Some(operation) = selected_operation(document, operation_name) else {
+        return Ok(());
+    };
+    for definition in &operation.variable_definitions {
+        let definition = &definition.node;
+        let name = definition.name.node.as_str();
+        let ty = &definition.var_type.node;
+        let fault = match variables.get(&definition.name.node) {
+            None if definition.default_value.is_some() || ty.nullable => None,
+            None => Some(format!(
+                "variable `${name}` of required type `{ty}` was not provided"
+            )),
+            Some(value) => (!coerces(value, ty))
+                .then(|| format!("variable `${name}` got a value that is not a `{ty}`: {value}")),
+        };
+        if let Some(message) = fault {
+            return Err(server_error(AppError::bad_input(name, message)));
+        }
+    }
+    Ok(())
+}
+
+/// The operation a request names, or its only one.
+fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Whether `value` may be a `ty` as far as the type's shape and built-in scalars tell.
+fn coerces(value: &ConstValue, ty: &Type) -> bool {
+    match (value, &ty.base) {
+        (ConstValue::Null, _) => ty.nullable,
+        (ConstValue::List(items), BaseType::List(inner)) => {
+            items.iter().all(|item| coerces(item, inner))
+        }
+        // A single value where a list is wanted is a list of one.
+        (value, BaseType::List(inner)) => coerces(value, inner),
+        (value, BaseType::Named(name)) => match (name.as_str(), value) {
+            ("Int", ConstValue::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
+            ("Float", ConstValue::Number(_)) => true,
+            ("String", ConstValue::String(_)) | ("Boolean", ConstValue::Boolean(_)) => true,
+            ("ID", ConstValue::String(_)) => true,
+            ("ID", ConstValue::Number(n)) => n.is_i64() || n.is_u64(),
+            ("Int" | "Float" | "String" | "Boolean" | "ID", _) => false,
+            _ => true,
+        },
+    }
 }
 
 /// Refuses a query whose brackets nest deeper than [`MAX_NESTING`], by a scan of the text

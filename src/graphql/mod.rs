@@ -2,6 +2,7 @@
 mod context;
 mod identity;
 mod limits;
+pub use limits::{operation_type, Executed};
 mod loaders;
 mod mutation;
 mod nulls;

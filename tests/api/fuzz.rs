@@ -17,14 +17,16 @@
 //!   provider's tokens with good and bad claims.
 //!
 //! For every request: an answer arrives; it is never 5xx; its status is the one expected
-//! (413 for a body over the limit, 400 for a body that is not a GraphQL request or a batch
-//! over the limit, 401 `UNAUTHENTICATED` for a bad token, else 200); every error in it has
+//! (415 for a body that is not `application/json` in UTF-8, 413 for a body over the limit,
+//! 400 for a body that is not a GraphQL request or a batch over the limit, 401
+//! `UNAUTHENTICATED` for a bad token, else 200); every error in it has
 //! an `extensions.code` of the documented set and none is `INTERNAL`; no message carries
 //! internal text; the server printed no panic, is still running, and a good request right
 //! after it is answered.
 //!
 //! Why an answer is expected: the expected status is computed from the request (body
-//! size, whether async-graphql can read the body as a request or batch, batch size, and
+//! media type and size, whether it is a GraphQL request or batch as GraphQL over HTTP
+//! defines one (parameters of the specified types), batch size, and
 //! whether the header is one the service must accept, which the generator knows: every
 //! token it forges or tampers with is invalid, and tokens signed with the right key are
 //! judged claim by claim as `src/auth/token.rs` and `src/auth/idp.rs` specify).
@@ -52,7 +54,7 @@ use async_graphql::{
         parse_schema,
         types::{BaseType, FieldDefinition, Type, TypeKind, TypeSystemDefinition},
     },
-    BatchRequest, Positioned,
+    Positioned,
 };
 use base64::{
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
@@ -2620,14 +2622,17 @@ impl Rendered {
 
     /// The status the service must answer with, and the batch size if a 200 is an array.
     fn expected(&self) -> (u16, Option<usize>) {
+        if !is_json_in_utf8(self.content_type.as_deref()) {
+            return (415, None);
+        }
         if self.body.len() > MAX_BODY {
             return (413, None);
         }
-        let batch = match serde_json::from_slice::<BatchRequest>(&self.body) {
-            Err(_) => return (400, None),
-            Ok(BatchRequest::Single(_)) => None,
-            Ok(BatchRequest::Batch(ops)) if ops.len() > MAX_BATCH => return (400, None),
-            Ok(BatchRequest::Batch(ops)) => Some(ops.len()),
+        let batch = match graphql_request_shape(&self.body) {
+            None => return (400, None),
+            Some(None) => None,
+            Some(Some(n)) if n > MAX_BATCH => return (400, None),
+            Some(Some(n)) => Some(n),
         };
         match self.cred {
             Cred::Invalid => (401, None),
@@ -2655,6 +2660,49 @@ impl Rendered {
             self.content_type.as_deref().unwrap_or("<none>"),
             shown(&self.body)
         )
+    }
+}
+
+/// Whether a POST's `Content-Type` is `application/json` in UTF-8 (GraphQL over HTTP: any
+/// other is 415).
+fn is_json_in_utf8(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let mut parts = ct.split(';').map(str::trim);
+    parts
+        .next()
+        .is_some_and(|e| e.eq_ignore_ascii_case("application/json"))
+        && parts.all(|p| match p.split_once('=') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+                value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            _ => true,
+        })
+}
+
+/// `None` if `body` is not a GraphQL request as GraphQL over HTTP defines one (a JSON
+/// object with a string `query`, `operationName` a string or null, `variables` and
+/// `extensions` objects or null) nor a non-empty list of them; else `Some(None)` for one
+/// request and `Some(Some(n))` for a batch of `n`.
+fn graphql_request_shape(body: &[u8]) -> Option<Option<usize>> {
+    fn one(v: &Value) -> bool {
+        let Some(o) = v.as_object() else {
+            return false;
+        };
+        let absent_null_or =
+            |k: &str, ok: fn(&Value) -> bool| o.get(k).is_none_or(|v| v.is_null() || ok(v));
+        o.get("query").is_some_and(Value::is_string)
+            && absent_null_or("operationName", Value::is_string)
+            && absent_null_or("variables", Value::is_object)
+            && absent_null_or("extensions", Value::is_object)
+    }
+    match serde_json::from_slice::<Value>(body).ok()? {
+        Value::Array(items) if !items.is_empty() && items.iter().all(one) => {
+            Some(Some(items.len()))
+        }
+        v if one(&v) => Some(None),
+        _ => None,
     }
 }
 

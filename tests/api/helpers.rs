@@ -265,6 +265,22 @@ impl TestApp {
         Self::start(app, db)
     }
 
+    /// The service whose `/graphql` web pages of `origins` may call (CORS).
+    pub async fn spawn_with_cors(origins: &[&str]) -> Self {
+        let db = fresh_db().await;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let cors = tally::cors::CorsOrigins::parse(origins).expect("origins");
+        let app = Application::from_parts_with_cors(
+            db.clone(),
+            &secrets(),
+            chrono::Duration::hours(24),
+            cors,
+            listener,
+        )
+        .expect("build");
+        Self::start(app, db)
+    }
+
     /// The service with rate limits on mutations (the other constructors have none).
     pub async fn spawn_with_rate_limits(rate_limits: RateLimits) -> Self {
         let db = fresh_db().await;

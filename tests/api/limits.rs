@@ -465,14 +465,15 @@ async fn a_body_that_is_not_a_graphql_request_gets_a_coded_400() {
 
 #[tokio::test]
 async fn graphiql_is_served_unless_disabled_and_then_404() {
+    let get = |app: &TestApp, path: &str| {
+        app.http
+            .get(format!("{}{path}", app.base))
+            .header("Accept", "text/html")
+            .send()
+    };
     let on = TestApp::spawn().await;
     for path in ["/graphiql", "/graphql"] {
-        let r = on
-            .http
-            .get(format!("{}{path}", on.base))
-            .send()
-            .await
-            .expect("request");
+        let r = get(&on, path).await.expect("request");
         assert_eq!(r.status().as_u16(), 200, "GET {path}");
     }
     let off = TestApp::spawn_with_limits(Limits {
@@ -480,15 +481,11 @@ async fn graphiql_is_served_unless_disabled_and_then_404() {
         ..Limits::default()
     })
     .await;
-    for path in ["/graphiql", "/graphql"] {
-        let r = off
-            .http
-            .get(format!("{}{path}", off.base))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(r.status().as_u16(), 404, "GET {path}");
-    }
+    let r = get(&off, "/graphiql").await.expect("request");
+    assert_eq!(r.status().as_u16(), 404, "GET /graphiql");
+    // `/graphql` still answers GraphQL GETs, but HTML is nothing it offers any more.
+    let r = get(&off, "/graphql").await.expect("request");
+    assert_eq!(r.status().as_u16(), 406, "GET /graphql for HTML");
     let (status, body) = off.gql(None, "{ __typename }", json!({})).await;
     assert_eq!(
         (status, &body["data"]["__typename"]),

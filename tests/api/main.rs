@@ -8,6 +8,7 @@ mod batching;
 mod concurrency;
 mod faults;
 mod fuzz;
+mod graphql_over_http;
 mod idp_tokens;
 mod ids;
 mod limits;
