@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 
-use entity::{user, AccountType, LikesVisibility, Visibility};
+use entity::{user, AccountType, FollowState, LikesVisibility, Visibility};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
@@ -196,6 +196,40 @@ pub async fn insert_account(
 }
 
 /// The API ID of an account (under the test key).
+/// Inserts a follow row in `state` directly, bypassing `followUser`.
+pub async fn insert_follow(
+    db: &impl ConnectionTrait,
+    follower: Uuid,
+    followee: Uuid,
+    state: FollowState,
+) {
+    let mut q = tally::db::Sql::default();
+    let (a, b, s, t) = (
+        q.bind(follower),
+        q.bind(followee),
+        q.bind(state),
+        q.bind(tally::db::now_us()),
+    );
+    q.push(&format!(
+        "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ({a}, {b}, {s}, {t})"
+    ));
+    q.execute(db).await.expect("insert follow");
+}
+
+/// Inserts a block row directly, bypassing `blockUser` (nothing else is removed).
+pub async fn insert_block(db: &impl ConnectionTrait, blocker: Uuid, blocked: Uuid) {
+    let mut q = tally::db::Sql::default();
+    let (a, b, t) = (
+        q.bind(blocker),
+        q.bind(blocked),
+        q.bind(tally::db::now_us()),
+    );
+    q.push(&format!(
+        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ({a}, {b}, {t})"
+    ));
+    q.execute(db).await.expect("insert block");
+}
+
 pub fn uid(id: Uuid) -> String {
     ids().encode_id(Kind::User, id)
 }

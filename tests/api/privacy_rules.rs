@@ -5,14 +5,15 @@
 //! Every world is small and named; every assertion reads the state right after the
 //! mutation that changed it (no sleeps, no retries).
 use entity::{
+    FollowState,
     LikesVisibility::{self, Everyone, Followers, OnlyMe},
     Visibility::{self, Private, Public},
 };
 use serde_json::{json, Value};
-use tally::db::{col, now_us, Sql};
+use tally::db::{col, Sql};
 use uuid::Uuid;
 
-use crate::helpers::{uid, user_uuid, vid, video_uuid, Harness};
+use crate::helpers::{insert_follow, uid, user_uuid, vid, video_uuid, Harness};
 
 // ---------------------------------------------------------------------------------------
 // Reading and writing through the API
@@ -226,21 +227,6 @@ async fn update_account(h: &Harness, who: Uuid, input: Value) {
     .await;
 }
 
-/// Inserts a follow row in `state` directly, bypassing `followUser`.
-async fn insert_follow_row(h: &Harness, follower: Uuid, followee: Uuid, state: &str) {
-    let mut q = Sql::default();
-    let (a, b, s, t) = (
-        q.bind(follower),
-        q.bind(followee),
-        q.bind(state),
-        q.bind(now_us()),
-    );
-    q.push(&format!(
-        "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ({a}, {b}, {s}, {t})"
-    ));
-    q.execute(&h.db).await.expect("insert follow row");
-}
-
 /// Rows of `table` (a fixed name) that mention `account` in `cols`.
 async fn rows_mentioning(h: &Harness, table: &str, cols: &[&str], account: Uuid) -> i64 {
     let mut q = Sql::default();
@@ -323,7 +309,7 @@ async fn check_truth_table_row(row: usize) {
             // `followUser` approves it at once, and going private → request → public
             // approves it when L turns public. The spec's column still applies (a pending
             // request grants nothing), so the row is inserted directly.
-            insert_follow_row(&h, requester, liker, "PENDING").await;
+            insert_follow(&h.db, requester, liker, FollowState::Pending).await;
         }
         Private => {
             follow_private(&h, follower, liker).await;
@@ -507,7 +493,7 @@ async fn a_block_either_way_hides_the_likers_likes_but_not_the_count() {
             // Not reachable through the API (a block removes follows both ways): an
             // approved follow row left next to the block must not re-open L's likes,
             // because Rule L tests the block itself.
-            insert_follow_row(&h, watcher, liker, "APPROVED").await;
+            insert_follow(&h.db, watcher, liker, FollowState::Approved).await;
             let got = like_view(&h, Some(watcher), x).await;
             let expected = view(3, &[watcher, bystander], true);
             if got != expected {

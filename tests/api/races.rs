@@ -29,7 +29,7 @@ use tally::{
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
-use crate::helpers::Harness;
+use crate::helpers::{insert_block, insert_follow, Harness};
 
 fn rounds() -> usize {
     std::env::var("TALLY_RACE_ROUNDS")
@@ -329,25 +329,10 @@ async fn build(db: &DatabaseConnection, setup: &Setup) -> Round {
         ids.push(id);
     }
     for (f, a, s) in &setup.follows {
-        let mut q = Sql::default();
-        let (f, a, s, t) = (
-            q.bind(ids[*f]),
-            q.bind(ids[*a]),
-            q.bind(*s),
-            q.bind(now_us()),
-        );
-        q.push(&format!(
-            "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ({f}, {a}, {s}, {t})"
-        ));
-        q.execute(db).await.expect("follow");
+        insert_follow(db, ids[*f], ids[*a], *s).await;
     }
     for (a, b) in &setup.blocks {
-        let mut q = Sql::default();
-        let (a, b, t) = (q.bind(ids[*a]), q.bind(ids[*b]), q.bind(now_us()));
-        q.push(&format!(
-            "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ({a}, {b}, {t})"
-        ));
-        q.execute(db).await.expect("block");
+        insert_block(db, ids[*a], ids[*b]).await;
     }
     let mut video_ids = Vec::new();
     for (j, author) in setup.videos.iter().enumerate() {

@@ -17,7 +17,7 @@ use std::sync::{
     Arc, Mutex,
 };
 
-use entity::{Audience, LikesVisibility, Visibility};
+use entity::{Audience, FollowState, LikesVisibility, Visibility};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{json, Value};
 use tally::{
@@ -30,7 +30,9 @@ use tally::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{fresh_db_with_pool, insert_account, tokens, uid, Harness, TestApp};
+use crate::helpers::{
+    fresh_db_with_pool, insert_account, insert_block, insert_follow, tokens, uid, Harness, TestApp,
+};
 
 /// Rows behind each "many" account (videos posted, or likes given).
 const N: usize = 30;
@@ -189,35 +191,6 @@ async fn insert_likes(db: &DatabaseConnection, liker: Uuid, aud: Audience, video
     }
 }
 
-async fn insert_follow(db: &DatabaseConnection, follower: Uuid, followee: Uuid, state: &str) {
-    let mut q = Sql::default();
-    let parts = [
-        q.bind(follower),
-        q.bind(followee),
-        q.bind(state),
-        q.bind(tally::db::now_us()),
-    ];
-    q.push(&format!(
-        "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ({})",
-        parts.join(", ")
-    ));
-    q.execute(db).await.expect("insert follow");
-}
-
-async fn insert_block(db: &DatabaseConnection, blocker: Uuid, blocked: Uuid) {
-    let mut q = Sql::default();
-    let parts = [
-        q.bind(blocker),
-        q.bind(blocked),
-        q.bind(tally::db::now_us()),
-    ];
-    q.push(&format!(
-        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ({})",
-        parts.join(", ")
-    ));
-    q.execute(db).await.expect("insert block");
-}
-
 /// Pairs of accounts alike but for their rows: `[0]` with none, `[1]` with [`N`].
 struct World {
     stranger: Uuid,
@@ -275,8 +248,8 @@ async fn world(db: &DatabaseConnection) -> World {
         private_only_me,
     ] {
         for a in accounts {
-            insert_follow(db, follower, a, "APPROVED").await;
-            insert_follow(db, requester, a, "PENDING").await;
+            insert_follow(db, follower, a, FollowState::Approved).await;
+            insert_follow(db, requester, a, FollowState::Pending).await;
         }
     }
     for b in blocker {
@@ -514,7 +487,7 @@ async fn the_feed_does_not_read_videos_of_private_accounts_it_does_not_follow() 
     let viewer = insert_account(&db, "viewer", V::Public, L::Everyone).await;
     let followed = insert_account(&db, "followed", V::Public, L::Everyone).await;
     let private = insert_account(&db, "private", V::Private, L::Everyone).await;
-    insert_follow(&db, viewer, followed, "APPROVED").await;
+    insert_follow(&db, viewer, followed, FollowState::Approved).await;
     let shown = insert_videos(&db, followed, 5, 1_000).await;
     let h = Harness::with_db(db.clone());
     let q = "{ feed(first: 20) { edges { node { id } } } }";
