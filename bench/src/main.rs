@@ -1155,13 +1155,17 @@ fn print_table(
             storm.drift
         );
     }
-    let failed: Vec<&str> = rows
-        .iter()
-        .filter(|r| r.failed.is_some())
-        .map(|r| r.name.as_str())
-        .collect();
+    fail_if_any(
+        "scenarios",
+        rows.iter().map(|r| (r.name.as_str(), r.failed.is_some())),
+    )
+}
+
+/// An error naming the `what` (scenarios, paths) whose answers failed, if any did.
+fn fail_if_any<'a>(what: &str, rows: impl Iterator<Item = (&'a str, bool)>) -> anyhow::Result<()> {
+    let failed: Vec<&str> = rows.filter(|(_, f)| *f).map(|(name, _)| name).collect();
     if !failed.is_empty() {
-        bail!("scenarios with failed answers: {}", failed.join(", "));
+        bail!("{what} with failed answers: {}", failed.join(", "));
     }
     Ok(())
 }
@@ -1527,15 +1531,10 @@ async fn timing(args: &Args) -> anyhow::Result<()> {
     }
     print!("{s}");
     std::fs::write(args.out.join(format!("{tag}.md")), &s)?;
-    let failed: Vec<&str> = rows
-        .iter()
-        .filter(|r| r.failed.is_some())
-        .map(|r| r.name.as_str())
-        .collect();
-    if !failed.is_empty() {
-        bail!("timing paths with failed answers: {}", failed.join(", "));
-    }
-    Ok(())
+    fail_if_any(
+        "timing paths",
+        rows.iter().map(|r| (r.name.as_str(), r.failed.is_some())),
+    )
 }
 
 /// Runs every path's two requests interleaved and returns the medians.
