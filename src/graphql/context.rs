@@ -1,33 +1,34 @@
-//! What every resolver takes from the request: the viewer, the database, the ID codec, and
-//! pagination arguments checked against the cursor codec.
+//! What every resolver takes from the request: the viewer, the database, the ID codec, the
+//! request's loaders, and pagination arguments checked against the cursor codec.
 use async_graphql::{Context, Result};
 use sea_orm::DatabaseConnection;
 
+use super::loaders::Loaders;
 use crate::{
     auth::Viewer,
-    domain::page::PageRequest,
-    ids::{CursorCodec, CursorKind, IdCodec},
+    domain::{self, page::PageRequest},
+    ids::{CursorCodec, CursorKind, IdCodec, Kind},
 };
 
 /// Who is asking (anonymous without a token).
-pub(super) fn viewer(ctx: &Context<'_>) -> Viewer {
+pub fn viewer(ctx: &Context<'_>) -> Viewer {
     ctx.data_opt::<Viewer>()
         .copied()
         .unwrap_or(Viewer::ANONYMOUS)
 }
 
 /// The database pool.
-pub(super) fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
+pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()
 }
 
 /// The codec of the API's (encrypted) IDs.
-pub(super) fn ids<'a>(ctx: &Context<'a>) -> Result<&'a IdCodec> {
+pub fn ids<'a>(ctx: &Context<'a>) -> Result<&'a IdCodec> {
     ctx.data::<IdCodec>()
 }
 
 /// Validates `first` / `after` of a list of `kind`.
-pub(super) fn page_request(
+pub fn page_request(
     ctx: &Context<'_>,
     kind: CursorKind,
     first: i32,
@@ -38,4 +39,22 @@ pub(super) fn page_request(
         None => None,
     };
     Ok(PageRequest::new(first, after)?)
+}
+
+/// The request's DataLoaders, bound to its viewer.
+pub fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
+    ctx.data::<Loaders>()
+}
+
+/// The signed-in viewer, whose account must still exist (a token outlives a deleted
+/// account; every mutation refuses it alike).
+pub async fn signed_in(ctx: &Context<'_>) -> Result<uuid::Uuid> {
+    let me = viewer(ctx).require()?;
+    domain::viewer_account(db(ctx)?, me).await?;
+    Ok(me)
+}
+
+/// The account named by the `ID` argument `arg`.
+pub fn user_id(ctx: &Context<'_>, arg: &str, id: &async_graphql::ID) -> Result<uuid::Uuid> {
+    Ok(ids(ctx)?.decode_id(arg, Kind::User, id)?)
 }

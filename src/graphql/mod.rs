@@ -1,16 +1,28 @@
-//! The GraphQL API: schema, types and resolvers. Thin: every decision is in `domain`.
+//! The GraphQL API, one slice per feature, each with its objects, its fields of `User` and
+//! `Video`, its loaders and its part of the roots: [`accounts`], [`social`] (follows and
+//! blocks), [`videos`], [`likes`]. The roots below merge the slices' parts. Thin: every
+//! decision is in `domain`, whose modules mirror the slices.
+//!
+//! Shared by the slices: [`context`] (what a resolver takes from the request), [`nodes`]
+//! and [`objects`] (the node types and their merged fields), [`connection`] (pages),
+//! [`loaders`] and [`prefetch`] (batching). Guards on every operation: [`limits`],
+//! [`identity`], [`nulls`].
+mod accounts;
+mod connection;
 mod context;
 mod identity;
+mod likes;
 mod limits;
 pub use limits::{operation_type, Executed};
 mod loaders;
-mod mutation;
+mod nodes;
 mod nulls;
+mod objects;
 mod prefetch;
-mod query;
-mod types;
+mod social;
+mod videos;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use loaders::Loaders;
@@ -22,8 +34,27 @@ use crate::{
     ids::{CursorCodec, IdCodec},
 };
 
+/// Reads, always from the viewer's point of view.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    accounts::AccountsQuery,
+    objects::NodeQuery,
+    videos::VideosQuery,
+);
+
+// Every mutation but `signUp`, `logIn` and `provisionAccount` needs a signed-in viewer;
+// rate-limited mutations call `ratelimit::check` before anything else.
+/// Writes.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    accounts::AccountsMutation,
+    social::SocialMutation,
+    videos::VideosMutation,
+    likes::LikesMutation,
+);
+
 /// The schema type.
-pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Builds the schema once; per-request data (viewer, loaders) is added by [`request_data`].
 /// `limits` bound every operation (see [`limits`]); field suggestions are off so error
@@ -68,6 +99,6 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }

@@ -1,24 +1,70 @@
-//! The mutation root. Every mutation but `signUp`, `logIn` and `provisionAccount` needs a
-//! signed-in viewer. Rate-limited mutations call [`ratelimit::check`] before anything else.
-use async_graphql::{Context, InputObject, Object, Result, ID};
+//! Accounts: signing up and in, settings, deletion, and an account's profile fields.
+use std::collections::HashMap;
+
+use async_graphql::{dataloader::Loader, Context, Enum, InputObject, Object, Result, ID};
+use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, ids, viewer},
-    types::{AccountType, AccountVisibility, AuthPayload, Follow, LikesVisibility, User, Video},
+    context::{db, ids, signed_in, viewer},
+    loaders::{gql, uuids, RequestLoader},
+    nodes::User,
 };
 use crate::{
     auth::{token::Tokens, ExternalSubject},
     domain::{
         self,
         accounts::{AccountChanges, Provision, SignUp},
-        counters::CountedVideo,
-        videos::NewVideo,
+        PublicUser,
     },
     error::AppError,
     ids::Kind,
     ratelimit::{self, Limit},
 };
-use entity::user;
+
+/// `PUBLIC` accounts are seen by all; `PRIVATE` ones approve their followers.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum AccountVisibility {
+    #[default]
+    Public,
+    Private,
+}
+
+/// Who may see what an account liked.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum LikesVisibility {
+    #[default]
+    Everyone,
+    Followers,
+    OnlyMe,
+}
+
+/// `CREATOR` accounts get analytics; the type changes no visibility rule.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum AccountType {
+    #[default]
+    Personal,
+    Creator,
+}
+
+macro_rules! mirror_enum {
+    ($api:ident, $db:path, $($v:ident),+) => {
+        impl From<$db> for $api {
+            fn from(v: $db) -> Self { match v { $(<$db>::$v => $api::$v),+ } }
+        }
+        impl From<$api> for $db {
+            fn from(v: $api) -> Self { match v { $($api::$v => <$db>::$v),+ } }
+        }
+    };
+}
+mirror_enum!(AccountVisibility, entity::Visibility, Public, Private);
+mirror_enum!(
+    LikesVisibility,
+    entity::LikesVisibility,
+    Everyone,
+    Followers,
+    OnlyMe
+);
+mirror_enum!(AccountType, entity::AccountType, Personal, Creator);
 
 /// A new account.
 #[derive(InputObject)]
@@ -82,21 +128,15 @@ pub struct UpdateAccountInput {
     pub language: Option<String>,
 }
 
-/// A new video.
-#[derive(InputObject)]
-pub struct CreateVideoInput {
-    /// At most 2,200 characters.
-    pub caption: String,
-    /// At most 30, each 1–100 characters.
-    pub hashtags: Option<Vec<String>>,
-    pub sound: Option<String>,
+/// A token for the signed-in account.
+#[derive(async_graphql::SimpleObject)]
+pub struct AuthPayload {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
 }
 
-/// Writes.
-#[derive(Default)]
-pub struct Mutation;
-
-fn auth_payload(ctx: &Context<'_>, account: user::Model) -> Result<AuthPayload> {
+fn auth_payload(ctx: &Context<'_>, account: entity::user::Model) -> Result<AuthPayload> {
     let (token, expires_at) = ctx.data::<Tokens>()?.issue(account.id)?;
     Ok(AuthPayload {
         token,
@@ -105,20 +145,78 @@ fn auth_payload(ctx: &Context<'_>, account: user::Model) -> Result<AuthPayload> 
     })
 }
 
-/// The signed-in viewer, whose account must still exist (a token outlives a deleted
-/// account; every mutation refuses it alike).
-async fn signed_in(ctx: &Context<'_>) -> Result<uuid::Uuid> {
-    let me = viewer(ctx).require()?;
-    domain::viewer_account(db(ctx)?, me).await?;
-    Ok(me)
-}
-
-fn user_id(ctx: &Context<'_>, id: &ID) -> Result<uuid::Uuid> {
-    Ok(ids(ctx)?.decode_id("userId", Kind::User, id)?)
-}
+/// `User`'s profile fields.
+pub struct UserProfile(pub PublicUser);
 
 #[Object]
-impl Mutation {
+impl UserProfile {
+    pub(super) async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
+        Ok(ID(ids(ctx)?.encode_id(Kind::User, self.0.id)))
+    }
+    async fn handle(&self) -> &str {
+        &self.0.handle
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn account_type(&self) -> AccountType {
+        self.0.account_type.into()
+    }
+    async fn visibility(&self) -> AccountVisibility {
+        self.0.visibility.into()
+    }
+    /// Shown to this user alone; `null` for everyone else.
+    async fn likes_visibility(&self, ctx: &Context<'_>) -> Option<LikesVisibility> {
+        (viewer(ctx).id() == Some(self.0.id)).then(|| self.0.likes_visibility.into())
+    }
+}
+
+/// Key: an account by ID (asked only for accounts the viewer may see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserById(pub uuid::Uuid);
+
+impl Loader<UserById> for RequestLoader {
+    type Value = PublicUser;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, PublicUser>, Self::Error> {
+        let users = domain::users_by_ids(&self.db, &uuids(keys, |k| k.0))
+            .await
+            .map_err(gql)?;
+        Ok(users.into_iter().map(|(k, u)| (UserById(k), u)).collect())
+    }
+}
+
+/// The accounts part of the query root.
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// The signed-in account; `null` when anonymous.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match viewer(ctx).id() {
+            Some(id) => Ok(domain::find_user(db(ctx)?, id).await?.map(User::from)),
+            None => Ok(None),
+        }
+    }
+
+    /// The account with `handle`; `null` when absent or separated from the viewer by a block.
+    async fn user(&self, ctx: &Context<'_>, handle: String) -> Result<Option<User>> {
+        Ok(
+            domain::social::visible_user_by_handle(db(ctx)?, viewer(ctx).id(), &handle)
+                .await?
+                .map(User::from),
+        )
+    }
+}
+
+/// The accounts part of the mutation root.
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
     /// Creates an account and signs it in.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
         ratelimit::check(ctx, Limit::Auth)?;
@@ -213,114 +311,5 @@ impl Mutation {
         let me = signed_in(ctx).await?;
         domain::accounts::delete_account(db(ctx)?, me, password).await?;
         Ok(true)
-    }
-
-    /// Follows a user: approved at once if public, pending if private.
-    async fn follow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<Follow> {
-        ratelimit::check(ctx, Limit::Follows)?;
-        let me = signed_in(ctx).await?;
-        let target = self::user_id(ctx, &user_id)?;
-        let db = db(ctx)?;
-        let (state, followee) = domain::social::follow_user(db, me, target).await?;
-        let follower = domain::viewer_account(db, me).await?;
-        Ok(Follow {
-            state: Some(state).into(),
-            follower: User::from(follower),
-            followee: User::from(followee),
-        })
-    }
-
-    /// Stops following a user (pending or approved). Returns whether a follow was removed.
-    async fn unfollow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        ratelimit::check(ctx, Limit::Follows)?;
-        let me = signed_in(ctx).await?;
-        Ok(domain::social::unfollow_user(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?)
-    }
-
-    /// Approves a pending request from `userId` to follow the viewer.
-    async fn approve_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> Result<Follow> {
-        let me = signed_in(ctx).await?;
-        let db = db(ctx)?;
-        let follower =
-            domain::social::approve_follow_request(db, me, self::user_id(ctx, &user_id)?).await?;
-        let followee = domain::viewer_account(db, me).await?;
-        Ok(Follow {
-            state: Some(entity::FollowState::Approved).into(),
-            follower: User::from(follower),
-            followee: User::from(followee),
-        })
-    }
-
-    /// Rejects (removes) a pending request from `userId`.
-    async fn reject_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        let me = signed_in(ctx).await?;
-        domain::social::reject_follow_request(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?;
-        Ok(true)
-    }
-
-    /// Removes `userId`'s approved follow of the viewer.
-    async fn remove_follower(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        let me = signed_in(ctx).await?;
-        domain::social::remove_follower(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?;
-        Ok(true)
-    }
-
-    /// Blocks a user: follows both ways and likes on each other's videos are removed.
-    async fn block_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        ratelimit::check(ctx, Limit::Follows)?;
-        let me = signed_in(ctx).await?;
-        domain::social::block_user(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?;
-        Ok(true)
-    }
-
-    /// Lifts a block; nothing it removed comes back. Returns whether a block was lifted.
-    async fn unblock_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        ratelimit::check(ctx, Limit::Follows)?;
-        let me = signed_in(ctx).await?;
-        Ok(domain::social::unblock_user(db(ctx)?, me, self::user_id(ctx, &user_id)?).await?)
-    }
-
-    /// Posts a video.
-    async fn create_video(&self, ctx: &Context<'_>, input: CreateVideoInput) -> Result<Video> {
-        let me = signed_in(ctx).await?;
-        let input = NewVideo {
-            caption: input.caption,
-            hashtags: input.hashtags.unwrap_or_default(),
-            sound: input.sound,
-        };
-        let video = domain::videos::create_video(db(ctx)?, me, input).await?;
-        Ok(Video::from(CountedVideo {
-            video,
-            like_count: 0,
-        }))
-    }
-
-    /// Deletes one of the viewer's videos.
-    async fn delete_video(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let me = signed_in(ctx).await?;
-        domain::videos::delete_video(db(ctx)?, me, ids(ctx)?.decode_id("id", Kind::Video, &id)?)
-            .await?;
-        Ok(true)
-    }
-
-    /// Likes a video; liking twice keeps one like.
-    async fn like_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
-        ratelimit::check(ctx, Limit::Likes)?;
-        // The like's own transaction reads the liker's account (hot path: no extra look-up).
-        let me = viewer(ctx).require()?;
-        let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
-        Ok(Video::from(
-            domain::likes::like_video(db(ctx)?, me, id).await?,
-        ))
-    }
-
-    /// Takes a like back; idempotent.
-    async fn unlike_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
-        ratelimit::check(ctx, Limit::Likes)?;
-        let me = signed_in(ctx).await?;
-        let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
-        Ok(Video::from(
-            domain::likes::unlike_video(db(ctx)?, me, id).await?,
-        ))
     }
 }

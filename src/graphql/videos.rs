@@ -1,0 +1,188 @@
+//! Videos: posting and deleting them, a video's own fields, an account's videos and the feed.
+use std::sync::Arc;
+
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use super::{
+    accounts::UserById,
+    connection::{datetime, edges_of, int, PageInfo},
+    context::{db, ids, loaders, page_request, signed_in, viewer},
+    limits::page_cost,
+    nodes::{User, Video},
+    prefetch::prefetch,
+};
+use crate::{
+    domain::{self, counters::CountedVideo, page::Page, videos::NewVideo, PublicUser},
+    error::AppError,
+    ids::{CursorKind, Kind},
+};
+
+/// A new video.
+#[derive(InputObject)]
+pub struct CreateVideoInput {
+    /// At most 2,200 characters.
+    pub caption: String,
+    /// At most 30, each 1–100 characters.
+    pub hashtags: Option<Vec<String>>,
+    pub sound: Option<String>,
+}
+
+/// A page of videos.
+#[derive(SimpleObject)]
+pub struct VideoConnection {
+    pub edges: Vec<VideoEdge>,
+    pub page_info: PageInfo,
+}
+
+/// One video in a list.
+#[derive(SimpleObject)]
+pub struct VideoEdge {
+    pub cursor: String,
+    pub node: Video,
+}
+
+impl VideoConnection {
+    /// The connection of `page`, with what its selection needs prefetched for every video.
+    pub async fn new(
+        ctx: &Context<'_>,
+        kind: CursorKind,
+        page: Page<CountedVideo>,
+    ) -> Result<Self> {
+        let models: Vec<_> = page.items.iter().map(|(_, v)| v.video.clone()).collect();
+        let batch = Arc::new(prefetch(ctx, &models).await?);
+        let (edges, page_info) = edges_of(ctx, kind, page)?;
+        Ok(VideoConnection {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, video)| VideoEdge {
+                    cursor,
+                    node: Video {
+                        batch: Some(batch.clone()),
+                        ..Video::from(video)
+                    },
+                })
+                .collect(),
+            page_info,
+        })
+    }
+}
+
+/// `Video`'s own fields.
+pub struct VideoFields(pub Video);
+
+#[Object]
+impl VideoFields {
+    pub(super) async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
+        Ok(ID(ids(ctx)?.encode_id(Kind::Video, self.0.model.id)))
+    }
+    async fn author(&self, ctx: &Context<'_>) -> Result<User> {
+        let author_id = self.0.model.author_id;
+        let prefetched = self
+            .0
+            .batch
+            .as_ref()
+            .and_then(|b| b.authors.get(&author_id));
+        let author: Option<PublicUser> = match prefetched {
+            Some(a) => Some(a.clone()),
+            None => loaders(ctx)?.load_one(UserById(author_id)).await?,
+        };
+        author.map(User).ok_or_else(|| AppError::NotFound.into())
+    }
+    async fn caption(&self) -> &str {
+        &self.0.model.caption
+    }
+    async fn hashtags(&self) -> Vec<String> {
+        domain::videos::hashtags(&self.0.model)
+    }
+    async fn sound(&self) -> Option<&str> {
+        self.0.model.sound.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.model.created_at)
+    }
+    async fn view_count(&self) -> i32 {
+        int(self.0.model.view_count)
+    }
+}
+
+/// `User`'s videos.
+pub struct UserVideos(pub PublicUser);
+
+#[Object]
+impl UserVideos {
+    /// This user's videos, newest first; empty where Rule V hides them.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn videos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<VideoConnection> {
+        let req = page_request(ctx, CursorKind::Videos, first, after)?;
+        let page = domain::videos::videos_by(db(ctx)?, viewer(ctx).id(), self.0.id, req).await?;
+        VideoConnection::new(ctx, CursorKind::Videos, page).await
+    }
+}
+
+/// The videos part of the query root.
+#[derive(Default)]
+pub struct VideosQuery;
+
+#[Object]
+impl VideosQuery {
+    /// A video; `null` when absent or hidden by Rule V.
+    async fn video(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Video>> {
+        let uuid = ids(ctx)?.decode_id("id", Kind::Video, &id)?;
+        Ok(
+            domain::videos::visible_videos(db(ctx)?, viewer(ctx).id(), &[uuid])
+                .await?
+                .pop()
+                .map(Video::from),
+        )
+    }
+
+    /// Signed in: the viewer's own and followed accounts' videos; anonymous: every public
+    /// video. Newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn feed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<VideoConnection> {
+        let req = page_request(ctx, CursorKind::Videos, first, after)?;
+        let page = domain::videos::feed(db(ctx)?, viewer(ctx).id(), req).await?;
+        VideoConnection::new(ctx, CursorKind::Videos, page).await
+    }
+}
+
+/// The videos part of the mutation root.
+#[derive(Default)]
+pub struct VideosMutation;
+
+#[Object]
+impl VideosMutation {
+    /// Posts a video.
+    async fn create_video(&self, ctx: &Context<'_>, input: CreateVideoInput) -> Result<Video> {
+        let me = signed_in(ctx).await?;
+        let input = NewVideo {
+            caption: input.caption,
+            hashtags: input.hashtags.unwrap_or_default(),
+            sound: input.sound,
+        };
+        let video = domain::videos::create_video(db(ctx)?, me, input).await?;
+        Ok(Video::from(CountedVideo {
+            video,
+            like_count: 0,
+        }))
+    }
+
+    /// Deletes one of the viewer's videos.
+    async fn delete_video(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let me = signed_in(ctx).await?;
+        domain::videos::delete_video(db(ctx)?, me, ids(ctx)?.decode_id("id", Kind::Video, &id)?)
+            .await?;
+        Ok(true)
+    }
+}
