@@ -201,7 +201,7 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
-    /// Every bucket off (what `Application::from_parts*` use unless given limits).
+    /// Every bucket off (what `startup::Settings::new` starts from).
     pub fn off() -> Self {
         RateLimits {
             rate_likes: Rate::OFF,

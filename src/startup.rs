@@ -16,10 +16,10 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{token::Tokens, AuthSettings, Authenticator, ExternalSubject, Principal, Viewer},
+    auth::{token::Tokens, AuthSettings, Authenticator, Credentials},
     config::{Config, Limits},
     cors::CorsOrigins,
-    db, domain,
+    db,
     error::AppError,
     graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
     graphql_http::{self, MediaType, Refusal, Wanted},
@@ -28,15 +28,57 @@ use crate::{
     secret::{self, Secrets},
 };
 
-/// What [`Application::assemble`] puts together.
-struct Parts<'a> {
-    db: DatabaseConnection,
-    secrets: &'a Secrets,
-    token_ttl: Duration,
-    auth: AuthSettings,
-    limits: Limits,
-    rate_limits: RateLimits,
-    cors: CorsOrigins,
+/// Everything a service is built from. [`Settings::new`] gives the defaults tests start
+/// from and change field by field (`Settings { limits, ..Settings::new(db, secrets) }`);
+/// [`Application::build`] fills it from the configuration.
+#[derive(Clone)]
+pub struct Settings {
+    /// The database, already migrated.
+    pub db: DatabaseConnection,
+    /// The token secret and the ID key.
+    pub secrets: Secrets,
+    /// How long the service's own tokens last.
+    pub token_ttl: Duration,
+    /// Clock leeway and the identity provider, if any.
+    pub auth: AuthSettings,
+    /// Query, request and shutdown limits. On SIGTERM the server stops accepting, gives
+    /// in-flight requests `limits.shutdown_timeout_secs` to finish, and
+    /// [`Application::run`] returns `Ok`.
+    pub limits: Limits,
+    /// The mutations' rate limits.
+    pub rate_limits: RateLimits,
+    /// The origins whose web pages may call `/graphql`.
+    pub cors: CorsOrigins,
+}
+
+impl Settings {
+    /// `db` served with `secrets` and otherwise the defaults: 24-hour tokens, the service's
+    /// own tokens only, the production query limits, no rate limits, same-origin only.
+    pub fn new(db: DatabaseConnection, secrets: Secrets) -> Self {
+        Settings {
+            db,
+            secrets,
+            token_ttl: Duration::hours(24),
+            auth: AuthSettings::default(),
+            limits: Limits::default(),
+            rate_limits: RateLimits::off(),
+            cors: CorsOrigins::none(),
+        }
+    }
+
+    /// What `config` asks for, serving `db`: resolves the token secret and the ID key,
+    /// reads the identity provider's keys, checks the CORS origins.
+    pub fn from_config(config: &Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+        Ok(Settings {
+            db,
+            secrets: secret::resolve(config)?,
+            token_ttl: Duration::hours(config.token_ttl_hours),
+            auth: AuthSettings::from_config(config)?,
+            limits: config.limits,
+            rate_limits: config.rate_limits,
+            cors: CorsOrigins::parse(&config.cors_origins)?,
+        })
+    }
 }
 
 /// Everything a request handler needs.
@@ -59,110 +101,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, resolves the token secret, the ID key and the token settings,
-    /// and binds `config.bind`.
+    /// Connects, migrates, resolves the settings `config` asks for and binds `config.bind`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let secrets = secret::resolve(config)?;
-        let auth = AuthSettings::from_config(config)?;
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
-        let cors = CorsOrigins::parse(&config.cors_origins)?;
+        let settings = Settings::from_config(config, db)?;
         let listener = TcpListener::bind(&config.bind)?;
-        let parts = Parts {
-            db,
-            secrets: &secrets,
-            token_ttl: Duration::hours(config.token_ttl_hours),
-            auth,
-            limits: config.limits,
-            rate_limits: config.rate_limits,
-            cors,
-        };
-        Self::assemble(parts, listener)
+        Self::start(settings, listener)
     }
 
-    /// Serves `db` (already migrated) on `listener` with the default token settings (own
-    /// HS256 tokens only): the entry point tests share.
-    pub fn from_parts(
-        db: DatabaseConnection,
-        secrets: &Secrets,
-        token_ttl: Duration,
-        listener: TcpListener,
-    ) -> anyhow::Result<Self> {
-        Self::from_parts_with_auth(db, secrets, token_ttl, AuthSettings::default(), listener)
-    }
-
-    /// [`Application::from_parts`] with explicit token settings (leeway, identity provider).
-    pub fn from_parts_with_auth(
-        db: DatabaseConnection,
-        secrets: &Secrets,
-        token_ttl: Duration,
-        auth: AuthSettings,
-        listener: TcpListener,
-    ) -> anyhow::Result<Self> {
-        Self::from_parts_with_limits(db, secrets, token_ttl, auth, Limits::default(), listener)
-    }
-
-    /// [`Application::from_parts_with_auth`] with explicit query, request and shutdown
-    /// limits. On SIGTERM the server stops accepting, gives in-flight requests
-    /// `limits.shutdown_timeout_secs` to finish, and [`Application::run`] returns `Ok`.
-    /// Mutations are not rate limited (see [`Application::from_parts_with_rate_limits`]).
-    pub fn from_parts_with_limits(
-        db: DatabaseConnection,
-        secrets: &Secrets,
-        token_ttl: Duration,
-        auth: AuthSettings,
-        limits: Limits,
-        listener: TcpListener,
-    ) -> anyhow::Result<Self> {
-        let rate = RateLimits::off();
-        Self::from_parts_with_rate_limits(db, secrets, token_ttl, auth, limits, rate, listener)
-    }
-
-    /// [`Application::from_parts_with_limits`] with rate limits on mutations (what
-    /// [`Application::build`] uses, with the configured quotas).
-    pub fn from_parts_with_rate_limits(
-        db: DatabaseConnection,
-        secrets: &Secrets,
-        token_ttl: Duration,
-        auth: AuthSettings,
-        limits: Limits,
-        rate_limits: RateLimits,
-        listener: TcpListener,
-    ) -> anyhow::Result<Self> {
-        let parts = Parts {
-            db,
-            secrets,
-            token_ttl,
-            auth,
-            limits,
-            rate_limits,
-            cors: CorsOrigins::none(),
-        };
-        Self::assemble(parts, listener)
-    }
-
-    /// [`Application::from_parts`] whose `/graphql` web pages of the `cors` origins may call.
-    pub fn from_parts_with_cors(
-        db: DatabaseConnection,
-        secrets: &Secrets,
-        token_ttl: Duration,
-        cors: CorsOrigins,
-        listener: TcpListener,
-    ) -> anyhow::Result<Self> {
-        let parts = Parts {
-            db,
-            secrets,
-            token_ttl,
-            auth: AuthSettings::default(),
-            limits: Limits::default(),
-            rate_limits: RateLimits::off(),
-            cors,
-        };
-        Self::assemble(parts, listener)
-    }
-
-    fn assemble(parts: Parts<'_>, listener: TcpListener) -> anyhow::Result<Self> {
-        let Parts {
+    /// Serves `settings` on `listener`: the entry point tests, the benchmark and
+    /// [`Application::build`] share.
+    pub fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let Settings {
             db,
             secrets,
             token_ttl,
@@ -170,7 +121,7 @@ impl Application {
             limits,
             rate_limits,
             cors,
-        } = parts;
+        } = settings;
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let ids = IdCodec::new(&secrets.id_key);
         let tokens =
@@ -253,47 +204,16 @@ impl Application {
     }
 }
 
-/// The viewer of a request: no `Authorization` header is anonymous; a header that does not
-/// carry a valid token, or whose token names an account that no longer exists, is an error
-/// (never silently anonymous). An identity-provider token
-/// is the account linked to its subject, and brings the subject along: with no linked
-/// account the viewer is anonymous and the subject may only provision one.
-async fn viewer_of(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<(Viewer, Option<ExternalSubject>), AppError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok((Viewer::ANONYMOUS, None));
-    };
-    let text = value
-        .to_str()
-        .map_err(|_| AppError::Unauthenticated("authorization header is malformed".into()))?;
-    let token = match text.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            token.trim()
-        }
-        _ => {
-            return Err(AppError::Unauthenticated(
-                "authorization header must be `Bearer <token>`".into(),
-            ))
-        }
-    };
-    match state.auth.verify(token)? {
-        // A token outlives the account it names: one primary-key read tells, so that no
-        // request of a deleted account runs, reads included.
-        Principal::Account(id) => match domain::find_user(&state.db, id).await? {
-            Some(_) => Ok((Viewer(Some(id)), None)),
-            None => Err(AppError::Unauthenticated(
-                "the account of this token no longer exists".into(),
-            )),
-        },
-        Principal::External(subject) => {
-            let account = domain::accounts::account_linked_to(&state.db, &subject).await?;
-            Ok((Viewer(account), Some(ExternalSubject(subject))))
-        }
-    }
+/// Who `req` speaks for, from its `Authorization` header ([`Authenticator::credentials`]).
+async fn credentials_of(req: &HttpRequest, state: &AppState) -> Result<Credentials, AppError> {
+    let header =
+        match req.headers().get(header::AUTHORIZATION) {
+            None => None,
+            Some(value) => Some(value.to_str().map_err(|_| {
+                AppError::Unauthenticated("authorization header is malformed".into())
+            })?),
+        };
+    state.auth.credentials(&state.db, header).await
 }
 
 /// A request refused before execution: 401 for a bad token. If the account of a token or
@@ -386,8 +306,8 @@ async fn execute(
     media: MediaType,
     batch: BatchRequest,
 ) -> HttpResponse {
-    let (viewer, subject) = match viewer_of(http, state).await {
-        Ok(v) => v,
+    let Credentials { viewer, subject } = match credentials_of(http, state).await {
+        Ok(c) => c,
         Err(e) => return refused(e, &batch, media),
     };
     let caller = state.rate_limiter.caller(http);

@@ -1,4 +1,5 @@
-//! Who is asking: token issue and verification, password hashing, the [`Viewer`].
+//! Who is asking: token issue and verification, password hashing, the [`Viewer`] of a
+//! request from its credentials (HTTP and WebSocket alike).
 pub mod idp;
 pub mod password;
 pub mod token;
@@ -6,7 +7,9 @@ pub mod token;
 use std::sync::Arc;
 
 use anyhow::bail;
+use entity::user;
 use jsonwebtoken::decode_header;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
@@ -34,6 +37,23 @@ impl Viewer {
         self.0
             .ok_or_else(|| AppError::Unauthenticated("sign in to do this".to_owned()))
     }
+}
+
+/// Who a request speaks for, once its token is verified and looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub viewer: Viewer,
+    /// Set for an identity-provider token: its subject, linked to `viewer`'s account or,
+    /// with an anonymous viewer, to none yet.
+    pub subject: Option<ExternalSubject>,
+}
+
+impl Credentials {
+    /// No token.
+    pub const ANONYMOUS: Credentials = Credentials {
+        viewer: Viewer::ANONYMOUS,
+        subject: None,
+    };
 }
 
 /// Who a valid bearer token speaks for.
@@ -128,4 +148,73 @@ impl Authenticator {
         }
         self.tokens.verify(token).map(Principal::Account)
     }
+
+    /// Who a request speaks for, from its `authorization` (the HTTP header's value, or the
+    /// `authorization` entry of a WebSocket's `connection_init`): none is anonymous; one
+    /// that is not `Bearer <valid token>`, or whose token names an account that no longer
+    /// exists, is `UNAUTHENTICATED` (never silently anonymous). An identity-provider token
+    /// is the account linked to its subject and brings the subject along: with no linked
+    /// account the viewer is anonymous and the subject may only provision one.
+    pub async fn credentials(
+        &self,
+        db: &impl ConnectionTrait,
+        authorization: Option<&str>,
+    ) -> AppResult<Credentials> {
+        let Some(text) = authorization else {
+            return Ok(Credentials::ANONYMOUS);
+        };
+        let token = match text.split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                token.trim()
+            }
+            _ => {
+                return Err(AppError::Unauthenticated(
+                    "authorization header must be `Bearer <token>`".into(),
+                ))
+            }
+        };
+        match self.verify(token)? {
+            // A token outlives the account it names: one primary-key read tells, so that no
+            // request of a deleted account runs, reads included.
+            Principal::Account(id) => match account_exists(db, id).await? {
+                true => Ok(Credentials {
+                    viewer: Viewer(Some(id)),
+                    subject: None,
+                }),
+                false => Err(AppError::Unauthenticated(
+                    "the account of this token no longer exists".into(),
+                )),
+            },
+            Principal::External(subject) => Ok(Credentials {
+                viewer: Viewer(account_linked_to(db, &subject).await?),
+                subject: Some(ExternalSubject(subject)),
+            }),
+        }
+    }
+}
+
+async fn account_exists(db: &impl ConnectionTrait, id: Uuid) -> AppResult<bool> {
+    let found = user::Entity::find_by_id(id)
+        .select_only()
+        .column(user::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The account linked to the identity-provider `subject`, if any.
+pub async fn account_linked_to(
+    db: &impl ConnectionTrait,
+    subject: &str,
+) -> AppResult<Option<Uuid>> {
+    Ok(user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::ExternalSubject.eq(subject))
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?)
 }

@@ -4,8 +4,7 @@ use chrono::Datelike;
 use entity::{user, AccountType, LikesVisibility, Visibility};
 use migration::EXTERNAL_SUBJECT_INDEX;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -15,7 +14,7 @@ use super::{
     likes, viewer_account,
 };
 use crate::{
-    auth::password,
+    auth::{account_linked_to, password},
     db::{self, now_us, Sql},
     error::{AppError, AppResult},
     privacy::audience,
@@ -135,18 +134,6 @@ pub async fn provision_account(
         return Err(already_linked());
     }
     insert_account(db, account, NO_PASSWORD.to_owned(), Some(subject)).await
-}
-
-/// The account linked to the identity-provider `subject`, if any.
-pub async fn account_linked_to(
-    db: &impl ConnectionTrait,
-    subject: &str,
-) -> AppResult<Option<Uuid>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::ExternalSubject.eq(subject))
-        .one(db)
-        .await?
-        .map(|u| u.id))
 }
 
 fn handle_taken() -> AppError {

@@ -4,7 +4,7 @@
 use clap::Parser;
 use reqwest::{header::HeaderMap, Method, RequestBuilder};
 use serde_json::{json, Value};
-use tally::config::Cli;
+use tally::{config::Cli, cors::CorsOrigins};
 
 use crate::helpers::TestApp;
 
@@ -255,7 +255,10 @@ async fn preflight(app: &TestApp, origin: &str, headers: &str) -> (u16, HeaderMa
 
 #[tokio::test]
 async fn a_listed_origin_passes_the_preflight_and_reads_the_answer() {
-    let app = TestApp::spawn_with_cors(&[ORIGIN, "http://localhost:5173"]).await;
+    let app = TestApp::spawn_with(|s| {
+        s.cors = CorsOrigins::parse(&[ORIGIN, "http://localhost:5173"]).expect("origins")
+    })
+    .await;
     let (status, headers) =
         preflight(&app, ORIGIN, "content-type, authorization, x-request-id").await;
     assert!((200..300).contains(&status), "preflight: {status}");
@@ -293,7 +296,8 @@ async fn a_listed_origin_passes_the_preflight_and_reads_the_answer() {
 
 #[tokio::test]
 async fn other_origins_get_no_cors_headers() {
-    let app = TestApp::spawn_with_cors(&[ORIGIN]).await;
+    let app =
+        TestApp::spawn_with(|s| s.cors = CorsOrigins::parse(&[ORIGIN]).expect("origins")).await;
     let unlisted = [
         "https://evil.example.com",
         "https://app.example.com.evil.example",

@@ -9,12 +9,12 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
 use tally::{
-    auth::{token::Tokens, AuthSettings, Viewer},
-    config::{Limits, RateLimits},
+    auth::{token::Tokens, Viewer},
+    config::Limits,
     graphql::{build_schema, request_data, AppSchema},
     ids::{CursorCodec, IdCodec, IdKey, Kind},
     secret::Secrets,
-    startup::Application,
+    startup::{Application, Settings},
 };
 use uuid::Uuid;
 
@@ -255,80 +255,19 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The service with the test defaults ([`Settings::new`]).
     pub async fn spawn() -> Self {
-        let db = fresh_db().await;
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let app = Application::from_parts(
-            db.clone(),
-            &secrets(),
-            chrono::Duration::hours(24),
-            listener,
-        )
-        .expect("build");
-        Self::start(app, db)
+        Self::spawn_with(|_| {}).await
     }
 
-    /// The service with explicit token settings (clock leeway, identity provider).
-    pub async fn spawn_with_auth(auth: AuthSettings) -> Self {
+    /// The service with the defaults `change` makes to them (token settings, limits, rate
+    /// limits, CORS origins).
+    pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> Self {
         let db = fresh_db().await;
+        let mut settings = Settings::new(db.clone(), secrets());
+        change(&mut settings);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let app = Application::from_parts_with_auth(
-            db.clone(),
-            &secrets(),
-            chrono::Duration::hours(24),
-            auth,
-            listener,
-        )
-        .expect("build");
-        Self::start(app, db)
-    }
-
-    /// The service with other limits than the production defaults.
-    pub async fn spawn_with_limits(limits: Limits) -> Self {
-        let db = fresh_db().await;
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let app = Application::from_parts_with_limits(
-            db.clone(),
-            &secrets(),
-            chrono::Duration::hours(24),
-            AuthSettings::default(),
-            limits,
-            listener,
-        )
-        .expect("build");
-        Self::start(app, db)
-    }
-
-    /// The service whose `/graphql` web pages of `origins` may call (CORS).
-    pub async fn spawn_with_cors(origins: &[&str]) -> Self {
-        let db = fresh_db().await;
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let cors = tally::cors::CorsOrigins::parse(origins).expect("origins");
-        let app = Application::from_parts_with_cors(
-            db.clone(),
-            &secrets(),
-            chrono::Duration::hours(24),
-            cors,
-            listener,
-        )
-        .expect("build");
-        Self::start(app, db)
-    }
-
-    /// The service with rate limits on mutations (the other constructors have none).
-    pub async fn spawn_with_rate_limits(rate_limits: RateLimits) -> Self {
-        let db = fresh_db().await;
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let app = Application::from_parts_with_rate_limits(
-            db.clone(),
-            &secrets(),
-            chrono::Duration::hours(24),
-            AuthSettings::default(),
-            Limits::default(),
-            rate_limits,
-            listener,
-        )
-        .expect("build");
+        let app = Application::start(settings, listener).expect("build");
         Self::start(app, db)
     }
 

@@ -50,7 +50,7 @@ fn idp_settings(leeway_secs: u64) -> AuthSettings {
 }
 
 async fn idp_app() -> TestApp {
-    TestApp::spawn_with_auth(idp_settings(30)).await
+    TestApp::spawn_with(|s| s.auth = idp_settings(30)).await
 }
 
 /// A signing key of the fake identity provider: its `kid`, algorithm and private key.
@@ -335,7 +335,7 @@ async fn expiry_is_checked_with_the_configured_leeway() {
     assert_viewer(&app, &soon, "clock", "nbf in 10 s, leeway 30 s").await;
 
     // Leeway configured to 0: the token that was within the leeway is refused.
-    let strict = TestApp::spawn_with_auth(idp_settings(0)).await;
+    let strict = TestApp::spawn_with(|s| s.auth = idp_settings(0)).await;
     provision(&strict, &sign(&ed25519(), &claims("idp|clock")), "clock").await;
     assert_token_refused(&strict, &expired(10), "expired 10 s ago, leeway 0").await;
 }
@@ -355,7 +355,7 @@ async fn the_leeway_applies_to_the_services_own_tokens_too() {
         )
         .expect("sign")
     };
-    let lenient = TestApp::spawn_with_auth(idp_settings(30)).await;
+    let lenient = TestApp::spawn_with(|s| s.auth = idp_settings(30)).await;
     let a = insert_account(
         &lenient.db,
         "ana",
@@ -370,9 +370,11 @@ async fn the_leeway_applies_to_the_services_own_tokens_too() {
         "own token, expired 10 s ago, leeway 30 s",
     )
     .await;
-    let strict = TestApp::spawn_with_auth(AuthSettings {
-        leeway_secs: 0,
-        identity_provider: None,
+    let strict = TestApp::spawn_with(|s| {
+        s.auth = AuthSettings {
+            leeway_secs: 0,
+            identity_provider: None,
+        }
     })
     .await;
     let a = insert_account(

@@ -476,9 +476,11 @@ async fn graphiql_is_served_unless_disabled_and_then_404() {
         let r = get(&on, path).await.expect("request");
         assert_eq!(r.status().as_u16(), 200, "GET {path}");
     }
-    let off = TestApp::spawn_with_limits(Limits {
-        graphiql: false,
-        ..Limits::default()
+    let off = TestApp::spawn_with(|s| {
+        s.limits = Limits {
+            graphiql: false,
+            ..Limits::default()
+        }
     })
     .await;
     let r = get(&off, "/graphiql").await.expect("request");

@@ -171,10 +171,12 @@ async fn user_exists(app: &TestApp, handle: &str) -> bool {
 
 #[tokio::test]
 async fn likes_are_limited_per_account_and_a_refused_like_writes_nothing() {
-    let app = TestApp::spawn_with_rate_limits(RateLimits {
-        rate_likes: Rate::per(1, HOUR),
-        rate_likes_burst: 2,
-        ..RateLimits::off()
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = RateLimits {
+            rate_likes: Rate::per(1, HOUR),
+            rate_likes_burst: 2,
+            ..RateLimits::off()
+        }
     })
     .await;
     let (_, author) = account(&app, "author", Visibility::Public).await;
@@ -202,10 +204,12 @@ async fn likes_are_limited_per_account_and_a_refused_like_writes_nothing() {
 
 #[tokio::test]
 async fn every_mutation_of_a_batch_and_every_alias_counts() {
-    let app = TestApp::spawn_with_rate_limits(RateLimits {
-        rate_likes: Rate::per(1, HOUR),
-        rate_likes_burst: 3,
-        ..RateLimits::off()
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = RateLimits {
+            rate_likes: Rate::per(1, HOUR),
+            rate_likes_burst: 3,
+            ..RateLimits::off()
+        }
     })
     .await;
     let (_, author) = account(&app, "author", Visibility::Public).await;
@@ -273,10 +277,12 @@ async fn every_mutation_of_a_batch_and_every_alias_counts() {
 
 #[tokio::test]
 async fn follows_and_blocks_share_a_per_account_bucket_and_answers_to_requests_are_free() {
-    let app = TestApp::spawn_with_rate_limits(RateLimits {
-        rate_follows: Rate::per(1, HOUR),
-        rate_follows_burst: 2,
-        ..RateLimits::off()
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = RateLimits {
+            rate_follows: Rate::per(1, HOUR),
+            rate_follows_burst: 2,
+            ..RateLimits::off()
+        }
     })
     .await;
     let (fan, fan_token) = account(&app, "fan", Visibility::Private).await;
@@ -306,10 +312,12 @@ async fn follows_and_blocks_share_a_per_account_bucket_and_answers_to_requests_a
 
 #[tokio::test]
 async fn sign_up_and_log_in_are_limited_per_client_address() {
-    let app = TestApp::spawn_with_rate_limits(RateLimits {
-        rate_auth: Rate::per(1, HOUR),
-        rate_auth_burst: 2,
-        ..RateLimits::off()
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = RateLimits {
+            rate_auth: Rate::per(1, HOUR),
+            rate_auth_burst: 2,
+            ..RateLimits::off()
+        }
     })
     .await;
     let sign_up = |h: &str| json!({ "query": SIGN_UP, "variables": { "h": h } });
@@ -343,13 +351,15 @@ async fn sign_up_and_log_in_are_limited_per_client_address() {
 
 #[tokio::test]
 async fn log_in_is_limited_per_handle_whatever_the_address() {
-    let app = TestApp::spawn_with_rate_limits(RateLimits {
-        rate_auth: Rate::per(1, HOUR),
-        rate_auth_burst: 100,
-        rate_login_handle: Rate::per(1, HOUR),
-        rate_login_handle_burst: 2,
-        trusted_proxies: 1,
-        ..RateLimits::off()
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = RateLimits {
+            rate_auth: Rate::per(1, HOUR),
+            rate_auth_burst: 100,
+            rate_login_handle: Rate::per(1, HOUR),
+            rate_login_handle_burst: 2,
+            trusted_proxies: 1,
+            ..RateLimits::off()
+        }
     })
     .await;
     let sign_up = |h: &str| json!({ "query": SIGN_UP, "variables": { "h": h } });
@@ -402,11 +412,13 @@ async fn log_in_is_limited_per_handle_whatever_the_address() {
 
 #[tokio::test]
 async fn with_a_trusted_proxy_the_address_it_appended_is_the_key() {
-    let app = TestApp::spawn_with_rate_limits(RateLimits {
-        rate_auth: Rate::per(1, HOUR),
-        rate_auth_burst: 1,
-        trusted_proxies: 1,
-        ..RateLimits::off()
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = RateLimits {
+            rate_auth: Rate::per(1, HOUR),
+            rate_auth_burst: 1,
+            trusted_proxies: 1,
+            ..RateLimits::off()
+        }
     })
     .await;
     // An invalid handle fails validation after the limiter: cheap, and it spends a cell.
@@ -440,16 +452,18 @@ async fn with_a_trusted_proxy_the_address_it_appended_is_the_key() {
 async fn every_bucket_refills_after_its_period() {
     let period = Duration::from_millis(400);
     let rate = Rate::per(1, period);
-    let app = TestApp::spawn_with_rate_limits(RateLimits {
-        rate_likes: rate,
-        rate_likes_burst: 1,
-        rate_follows: rate,
-        rate_follows_burst: 1,
-        rate_auth: rate,
-        rate_auth_burst: 1,
-        rate_login_handle: rate,
-        rate_login_handle_burst: 1,
-        trusted_proxies: 0,
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = RateLimits {
+            rate_likes: rate,
+            rate_likes_burst: 1,
+            rate_follows: rate,
+            rate_follows_burst: 1,
+            rate_auth: rate,
+            rate_auth_burst: 1,
+            rate_login_handle: rate,
+            rate_login_handle_burst: 1,
+            trusted_proxies: 0,
+        }
     })
     .await;
     let wait = || tokio::time::sleep(period + Duration::from_millis(100));
@@ -511,9 +525,11 @@ async fn every_bucket_refills_after_its_period() {
 
 #[tokio::test]
 async fn a_rate_of_zero_turns_its_bucket_off() {
-    let app = TestApp::spawn_with_rate_limits(RateLimits {
-        rate_likes: "0".parse().expect("rate"),
-        ..RateLimits::default()
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = RateLimits {
+            rate_likes: "0".parse().expect("rate"),
+            ..RateLimits::default()
+        }
     })
     .await;
     let (_, token) = account(&app, "author", Visibility::Public).await;
