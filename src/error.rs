@@ -1,6 +1,58 @@
 //! The one error type of the API and its stable `extensions.code`s.
 use async_graphql::ErrorExtensions;
 
+/// The documented `extensions.code`s (README, "Errors"): every code an error of the API
+/// carries. [`AppError::code`] spells each through [`ErrorCode::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    Conflict,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in the order the README lists them.
+    pub const ALL: [ErrorCode; 7] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::BadUserInput,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as clients see it in `extensions.code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+// `ALL` holds each code once, in declaration order (a code added to the enum and not to
+// `ALL` would be refused as undocumented by the HTTP fuzz test).
+const _: () = {
+    let mut i = 0;
+    while i < ErrorCode::ALL.len() {
+        assert!(
+            ErrorCode::ALL[i] as usize == i,
+            "ErrorCode::ALL out of order"
+        );
+        i += 1;
+    }
+};
+
 /// Every failure a client can see. Internal detail is logged, never shown.
 ///
 /// Deliberately not `Display`: async-graphql converts any `Display` type into an error
@@ -60,15 +112,20 @@ impl AppError {
 
     /// The stable code clients switch on.
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// [`AppError::code`] as an [`ErrorCode`].
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
-            AppError::Forbidden(_) => "FORBIDDEN",
-            AppError::NotFound => "NOT_FOUND",
-            AppError::BadInput { .. } => "BAD_USER_INPUT",
-            AppError::Conflict { .. } => "CONFLICT",
-            AppError::RateLimited { .. } => "RATE_LIMITED",
-            AppError::Timeout { .. } => "INTERNAL",
-            AppError::Internal(_) => "INTERNAL",
+            AppError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::NotFound => ErrorCode::NotFound,
+            AppError::BadInput { .. } => ErrorCode::BadUserInput,
+            AppError::Conflict { .. } => ErrorCode::Conflict,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::Timeout { .. } => ErrorCode::Internal,
+            AppError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
