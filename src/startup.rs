@@ -20,7 +20,7 @@ use crate::{
     config::{Config, Limits},
     cors::CorsOrigins,
     db,
-    error::AppError,
+    error::{AppError, ErrorCode},
     graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
     graphql_http::{self, MediaType, Refusal, Wanted},
     ids::{CursorCodec, IdCodec},
@@ -368,7 +368,7 @@ fn read_batch(
 /// A request refused before anything ran: `BAD_USER_INPUT` with `status`, in `media`.
 fn rejected(media: MediaType, status: StatusCode, message: String) -> HttpResponse {
     let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
+        "errors": [{ "message": message, "extensions": { "code": ErrorCode::BadUserInput.as_str() } }]
     });
     graphql_http::errors_answer(media, status, &body)
 }

@@ -29,7 +29,7 @@ use async_graphql::{
     Value as ConstValue, Variables,
 };
 
-use crate::{config::Limits, domain::page::MAX_FIRST, error::AppError};
+use crate::{config::Limits, domain::page::MAX_FIRST, error::{AppError, ErrorCode}};
 
 /// Deepest nesting of `{`, `[` and `(` a document may have (outside strings and comments).
 /// The parser recurses once or more per bracket before any limit of ours can look at the
@@ -93,7 +93,7 @@ impl Extension for LimitsExtension {
             }
             if error.path.is_empty() || is_input_coercion(&error.message) {
                 let extensions = error.extensions.get_or_insert_with(Default::default);
-                extensions.set("code", "BAD_USER_INPUT");
+                extensions.set("code", ErrorCode::BadUserInput.as_str());
             } else {
                 tracing::error!(message = %error.message, path = ?error.path, "an error without a code");
                 let internal = server_error(AppError::internal(anyhow::anyhow!("uncoded error")));
