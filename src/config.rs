@@ -1,7 +1,7 @@
 //! Command line and environment: one `Config`, every flag also an environment variable.
 use clap::{builder::BoolishValueParser, ArgAction, Parser, Subcommand};
 
-pub use crate::ratelimit::RateLimits;
+use std::{fmt, str::FromStr, time::Duration};
 
 /// Default database: an SQLite file in the working directory, created if missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tally.db?mode=rwc";
@@ -187,6 +187,160 @@ impl Default for Limits {
             introspection: true,
             graphiql: true,
             shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// A sustained rate: `count` calls per `per` (one cell every `per / count`). `count == 0`
+/// turns the bucket off. Written `N/UNIT` with `UNIT` one of `s`, `min`, `h` or a duration
+/// such as `200ms`, `10s`, `5min`, `2h` (`1/200ms`, `10/s`, `5/min`, `10/h`); `0` or `off`
+/// is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// No limit.
+    pub const OFF: Rate = Rate {
+        count: 0,
+        per: Duration::from_secs(1),
+    };
+
+    /// `count` calls per `per`.
+    pub const fn per(count: u32, per: Duration) -> Rate {
+        Rate { count, per }
+    }
+
+    /// Whether the bucket is off.
+    pub fn is_off(self) -> bool {
+        self.count == 0 || self.per.is_zero()
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_off() {
+            return f.write_str("0");
+        }
+        let (n, per) = (self.count, self.per);
+        match per.as_millis() {
+            3_600_000 => write!(f, "{n}/h"),
+            60_000 => write!(f, "{n}/min"),
+            1_000 => write!(f, "{n}/s"),
+            ms if ms % 3_600_000 == 0 => write!(f, "{n}/{}h", ms / 3_600_000),
+            ms if ms % 60_000 == 0 => write!(f, "{n}/{}min", ms / 60_000),
+            ms if ms % 1_000 == 0 => write!(f, "{n}/{}s", ms / 1_000),
+            ms => write!(f, "{n}/{ms}ms"),
+        }
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "0" || s.eq_ignore_ascii_case("off") {
+            return Ok(Rate::OFF);
+        }
+        let bad = || {
+            format!("`{s}` is not a rate: write N/UNIT (`10/s`, `5/min`, `10/h`, `1/200ms`) or 0 for off")
+        };
+        let (count, unit) = s.split_once('/').ok_or_else(bad)?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        let unit = unit.trim();
+        let digits = unit.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let (amount, unit) = unit.split_at(digits);
+        let amount: u64 = if amount.is_empty() {
+            1
+        } else {
+            amount.parse().map_err(|_| bad())?
+        };
+        let per = match unit {
+            "ms" => Duration::from_millis(amount),
+            "s" | "sec" => Duration::from_secs(amount),
+            "m" | "min" => Duration::from_secs(amount.saturating_mul(60)),
+            "h" => Duration::from_secs(amount.saturating_mul(3_600)),
+            _ => return Err(bad()),
+        };
+        if count == 0 || per.is_zero() {
+            return Ok(Rate::OFF);
+        }
+        Ok(Rate { count, per })
+    }
+}
+
+/// Quotas of the rate limits and where the client address comes from. Every rate is also
+/// an environment variable; the defaults are the production values (see the README for why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct RateLimits {
+    /// `likeVideo`/`unlikeVideo` per account: `N/UNIT` (`10/s`, `5/min`, `10/h`, `1/200ms`); `0` = off.
+    #[arg(long, env = "TALLY_RATE_LIKES", default_value_t = RateLimits::default().rate_likes, global = true)]
+    pub rate_likes: Rate,
+    /// Likes one account may make at once before the rate applies.
+    #[arg(long, env = "TALLY_RATE_LIKES_BURST", default_value_t = RateLimits::default().rate_likes_burst,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_likes_burst: u32,
+    /// `followUser`/`unfollowUser`/`blockUser`/`unblockUser` per account; `0` = off.
+    #[arg(long, env = "TALLY_RATE_FOLLOWS", default_value_t = RateLimits::default().rate_follows, global = true)]
+    pub rate_follows: Rate,
+    /// Follow-bucket calls one account may make at once.
+    #[arg(long, env = "TALLY_RATE_FOLLOWS_BURST", default_value_t = RateLimits::default().rate_follows_burst,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_follows_burst: u32,
+    /// `signUp`/`logIn`/`provisionAccount`/`deleteAccount` per client address; `0` = off.
+    #[arg(long, env = "TALLY_RATE_AUTH", default_value_t = RateLimits::default().rate_auth, global = true)]
+    pub rate_auth: Rate,
+    /// Auth-bucket calls one client address may make at once.
+    #[arg(long, env = "TALLY_RATE_AUTH_BURST", default_value_t = RateLimits::default().rate_auth_burst,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_auth_burst: u32,
+    /// `logIn` per handle, from any address; `0` = off.
+    #[arg(long, env = "TALLY_RATE_LOGIN_HANDLE", default_value_t = RateLimits::default().rate_login_handle, global = true)]
+    pub rate_login_handle: Rate,
+    /// `logIn` attempts on one handle at once.
+    #[arg(long, env = "TALLY_RATE_LOGIN_HANDLE_BURST", default_value_t = RateLimits::default().rate_login_handle_burst,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_login_handle_burst: u32,
+    /// Reverse proxies in front of the service that append to `X-Forwarded-For`: the client
+    /// address is the entry that many places from the right. `0`: the TCP peer address, and
+    /// `X-Forwarded-For` is ignored.
+    #[arg(
+        long,
+        env = "TALLY_TRUSTED_PROXIES",
+        default_value_t = 0,
+        global = true
+    )]
+    pub trusted_proxies: usize,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            rate_likes: Rate::per(10, Duration::from_secs(1)),
+            rate_likes_burst: 30,
+            rate_follows: Rate::per(2, Duration::from_secs(1)),
+            rate_follows_burst: 20,
+            rate_auth: Rate::per(5, Duration::from_secs(60)),
+            rate_auth_burst: 10,
+            rate_login_handle: Rate::per(10, Duration::from_secs(3_600)),
+            rate_login_handle_burst: 5,
+            trusted_proxies: 0,
+        }
+    }
+}
+
+impl RateLimits {
+    /// Every bucket off (what `startup::Settings::new` starts from).
+    pub fn off() -> Self {
+        RateLimits {
+            rate_likes: Rate::OFF,
+            rate_follows: Rate::OFF,
+            rate_auth: Rate::OFF,
+            rate_login_handle: Rate::OFF,
+            ..RateLimits::default()
         }
     }
 }

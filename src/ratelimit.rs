@@ -25,11 +25,9 @@
 //! bucket is full again, so memory follows the number of recently active callers;
 //! [`Application::run`](crate::startup::Application::run) sweeps every [`SWEEP_INTERVAL`].
 use std::{
-    fmt,
     hash::Hash,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     num::NonZeroU32,
-    str::FromStr,
     sync::Arc,
     time::Duration,
 };
@@ -41,6 +39,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
+    config::{Rate, RateLimits},
     domain::input::normalize_handle,
     error::{AppError, AppResult},
 };
@@ -48,169 +47,14 @@ use crate::{
 /// How often the keys of full buckets are dropped.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// A sustained rate: `count` calls per `per` (one cell every `per / count`). `count == 0`
-/// turns the bucket off. Written `N/UNIT` with `UNIT` one of `s`, `min`, `h` or a duration
-/// such as `200ms`, `10s`, `5min`, `2h` (`1/200ms`, `10/s`, `5/min`, `10/h`); `0` or `off`
-/// is off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub count: u32,
-    pub per: Duration,
-}
-
-impl Rate {
-    /// No limit.
-    pub const OFF: Rate = Rate {
-        count: 0,
-        per: Duration::from_secs(1),
-    };
-
-    /// `count` calls per `per`.
-    pub const fn per(count: u32, per: Duration) -> Rate {
-        Rate { count, per }
+/// The governor quota of `rate` with a burst of `burst` (at least 1), or `None` when off.
+fn quota(rate: Rate, burst: u32) -> Option<Quota> {
+    if rate.is_off() {
+        return None;
     }
-
-    /// Whether the bucket is off.
-    pub fn is_off(self) -> bool {
-        self.count == 0 || self.per.is_zero()
-    }
-
-    /// The governor quota of this rate with a burst of `burst` (at least 1), or `None` when
-    /// off.
-    fn quota(self, burst: u32) -> Option<Quota> {
-        if self.is_off() {
-            return None;
-        }
-        let interval = (self.per / self.count).max(Duration::from_nanos(1));
-        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        Quota::with_period(interval).map(|q| q.allow_burst(burst))
-    }
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_off() {
-            return f.write_str("0");
-        }
-        let (n, per) = (self.count, self.per);
-        match per.as_millis() {
-            3_600_000 => write!(f, "{n}/h"),
-            60_000 => write!(f, "{n}/min"),
-            1_000 => write!(f, "{n}/s"),
-            ms if ms % 3_600_000 == 0 => write!(f, "{n}/{}h", ms / 3_600_000),
-            ms if ms % 60_000 == 0 => write!(f, "{n}/{}min", ms / 60_000),
-            ms if ms % 1_000 == 0 => write!(f, "{n}/{}s", ms / 1_000),
-            ms => write!(f, "{n}/{ms}ms"),
-        }
-    }
-}
-
-impl FromStr for Rate {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if s == "0" || s.eq_ignore_ascii_case("off") {
-            return Ok(Rate::OFF);
-        }
-        let bad = || {
-            format!("`{s}` is not a rate: write N/UNIT (`10/s`, `5/min`, `10/h`, `1/200ms`) or 0 for off")
-        };
-        let (count, unit) = s.split_once('/').ok_or_else(bad)?;
-        let count: u32 = count.trim().parse().map_err(|_| bad())?;
-        let unit = unit.trim();
-        let digits = unit.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let (amount, unit) = unit.split_at(digits);
-        let amount: u64 = if amount.is_empty() {
-            1
-        } else {
-            amount.parse().map_err(|_| bad())?
-        };
-        let per = match unit {
-            "ms" => Duration::from_millis(amount),
-            "s" | "sec" => Duration::from_secs(amount),
-            "m" | "min" => Duration::from_secs(amount.saturating_mul(60)),
-            "h" => Duration::from_secs(amount.saturating_mul(3_600)),
-            _ => return Err(bad()),
-        };
-        if count == 0 || per.is_zero() {
-            return Ok(Rate::OFF);
-        }
-        Ok(Rate { count, per })
-    }
-}
-
-/// Quotas of the rate limits and where the client address comes from. Every rate is also
-/// an environment variable; the defaults are the production values (see the README for why).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
-pub struct RateLimits {
-    /// `likeVideo`/`unlikeVideo` per account: `N/UNIT` (`10/s`, `5/min`, `10/h`, `1/200ms`); `0` = off.
-    #[arg(long, env = "TALLY_RATE_LIKES", default_value_t = RateLimits::default().rate_likes, global = true)]
-    pub rate_likes: Rate,
-    /// Likes one account may make at once before the rate applies.
-    #[arg(long, env = "TALLY_RATE_LIKES_BURST", default_value_t = RateLimits::default().rate_likes_burst,
-          value_parser = clap::value_parser!(u32).range(1..), global = true)]
-    pub rate_likes_burst: u32,
-    /// `followUser`/`unfollowUser`/`blockUser`/`unblockUser` per account; `0` = off.
-    #[arg(long, env = "TALLY_RATE_FOLLOWS", default_value_t = RateLimits::default().rate_follows, global = true)]
-    pub rate_follows: Rate,
-    /// Follow-bucket calls one account may make at once.
-    #[arg(long, env = "TALLY_RATE_FOLLOWS_BURST", default_value_t = RateLimits::default().rate_follows_burst,
-          value_parser = clap::value_parser!(u32).range(1..), global = true)]
-    pub rate_follows_burst: u32,
-    /// `signUp`/`logIn`/`provisionAccount`/`deleteAccount` per client address; `0` = off.
-    #[arg(long, env = "TALLY_RATE_AUTH", default_value_t = RateLimits::default().rate_auth, global = true)]
-    pub rate_auth: Rate,
-    /// Auth-bucket calls one client address may make at once.
-    #[arg(long, env = "TALLY_RATE_AUTH_BURST", default_value_t = RateLimits::default().rate_auth_burst,
-          value_parser = clap::value_parser!(u32).range(1..), global = true)]
-    pub rate_auth_burst: u32,
-    /// `logIn` per handle, from any address; `0` = off.
-    #[arg(long, env = "TALLY_RATE_LOGIN_HANDLE", default_value_t = RateLimits::default().rate_login_handle, global = true)]
-    pub rate_login_handle: Rate,
-    /// `logIn` attempts on one handle at once.
-    #[arg(long, env = "TALLY_RATE_LOGIN_HANDLE_BURST", default_value_t = RateLimits::default().rate_login_handle_burst,
-          value_parser = clap::value_parser!(u32).range(1..), global = true)]
-    pub rate_login_handle_burst: u32,
-    /// Reverse proxies in front of the service that append to `X-Forwarded-For`: the client
-    /// address is the entry that many places from the right. `0`: the TCP peer address, and
-    /// `X-Forwarded-For` is ignored.
-    #[arg(
-        long,
-        env = "TALLY_TRUSTED_PROXIES",
-        default_value_t = 0,
-        global = true
-    )]
-    pub trusted_proxies: usize,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        RateLimits {
-            rate_likes: Rate::per(10, Duration::from_secs(1)),
-            rate_likes_burst: 30,
-            rate_follows: Rate::per(2, Duration::from_secs(1)),
-            rate_follows_burst: 20,
-            rate_auth: Rate::per(5, Duration::from_secs(60)),
-            rate_auth_burst: 10,
-            rate_login_handle: Rate::per(10, Duration::from_secs(3_600)),
-            rate_login_handle_burst: 5,
-            trusted_proxies: 0,
-        }
-    }
-}
-
-impl RateLimits {
-    /// Every bucket off (what `startup::Settings::new` starts from).
-    pub fn off() -> Self {
-        RateLimits {
-            rate_likes: Rate::OFF,
-            rate_follows: Rate::OFF,
-            rate_auth: Rate::OFF,
-            rate_login_handle: Rate::OFF,
-            ..RateLimits::default()
-        }
-    }
+    let interval = (rate.per / rate.count).max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(interval).map(|q| q.allow_burst(burst))
 }
 
 /// What a mutation is about to spend.
@@ -248,14 +92,12 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// The limiters `limits` ask for (a bucket whose rate is `0` is not built).
     pub fn new(limits: &RateLimits) -> Self {
-        let keyed = |rate: Rate, burst| rate.quota(burst).map(DefaultKeyedRateLimiter::keyed);
+        let keyed = |rate: Rate, burst| quota(rate, burst).map(DefaultKeyedRateLimiter::keyed);
         RateLimiter {
             likes: keyed(limits.rate_likes, limits.rate_likes_burst),
             follows: keyed(limits.rate_follows, limits.rate_follows_burst),
             auth: keyed(limits.rate_auth, limits.rate_auth_burst),
-            login_handle: limits
-                .rate_login_handle
-                .quota(limits.rate_login_handle_burst)
+            login_handle: quota(limits.rate_login_handle, limits.rate_login_handle_burst)
                 .map(DefaultKeyedRateLimiter::keyed),
             trusted_proxies: limits.trusted_proxies,
         }
@@ -452,10 +294,8 @@ mod tests {
             let rate: Rate = text.parse().expect("rate");
             assert_eq!(rate.to_string(), text);
         }
-        assert!(Rate::OFF.quota(5).is_none());
-        let q = Rate::per(5, Duration::from_secs(60))
-            .quota(10)
-            .expect("quota");
+        assert!(quota(Rate::OFF, 5).is_none());
+        let q = quota(Rate::per(5, Duration::from_secs(60)), 10).expect("quota");
         assert_eq!(q.replenish_interval(), Duration::from_secs(12));
         assert_eq!(q.burst_size().get(), 10);
     }

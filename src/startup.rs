@@ -17,14 +17,14 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{token::Tokens, AuthSettings, Authenticator, Credentials},
-    config::{Config, Limits},
+    config::{Config, Limits, RateLimits},
     cors::CorsOrigins,
     db,
     error::{AppError, ErrorCode},
     graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
     graphql_http::{self, MediaType, Refusal, Wanted},
     ids::{CursorCodec, IdCodec},
-    ratelimit::{RateLimiter, RateLimits, SWEEP_INTERVAL},
+    ratelimit::{RateLimiter, SWEEP_INTERVAL},
     secret::{self, Secrets},
 };
 

@@ -29,7 +29,11 @@ use async_graphql::{
     Value as ConstValue, Variables,
 };
 
-use crate::{config::Limits, domain::page::MAX_FIRST, error::{AppError, ErrorCode}};
+use crate::{
+    config::Limits,
+    domain::page::MAX_FIRST,
+    error::{AppError, ErrorCode},
+};
 
 /// Deepest nesting of `{`, `[` and `(` a document may have (outside strings and comments).
 /// The parser recurses once or more per bracket before any limit of ours can look at the

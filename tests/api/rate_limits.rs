@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 use tally::{
     config::Cli,
-    ratelimit::{Rate, RateLimits},
+    config::{Rate, RateLimits},
 };
 use uuid::Uuid;
 
