@@ -394,6 +394,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn typed_sql_parts_render_as_written() {
+        use entity::{like, Audience, FollowState, Visibility};
+        assert_eq!(lit(FollowState::Approved).as_str(), "'APPROVED'");
+        assert_eq!(lit(Audience::OnlyMe).as_str(), "'ONLY_ME'");
+        assert_eq!(lit(Visibility::Private).as_str(), "'PRIVATE'");
+        let mut q = Sql::default();
+        let (a, b) = (q.bind(1i64), q.bind("x' OR 1 = 1 --"));
+        let ids = q.bind_list(&[uuid::Uuid::nil(), uuid::Uuid::max()]);
+        let col = Ident::at("l", like::Column::UserId);
+        let f = frag![
+            col,
+            " = ",
+            a,
+            " AND n = ",
+            b,
+            " AND id IN (",
+            ids,
+            ") LIMIT ",
+            7i64
+        ];
+        assert_eq!(
+            f.as_str(),
+            "l.user_id = $1 AND n = $2 AND id IN ($3, $4) LIMIT 7"
+        );
+        assert_eq!(Ident::of(like::Column::Audience).as_str(), "audience");
+        assert_eq!(frag!["a ", Frag::new(), "b  "].trim_end().as_str(), "a b");
+        q.append(f);
+        let stmt = q.build(DbBackend::Postgres);
+        assert_eq!(stmt.values.map(|v| v.0.len()), Some(4));
+    }
+
+    #[test]
     fn transient_codes_are_the_conflicts_a_retry_clears() {
         assert!(is_transient_sqlstate("40001"));
         assert!(is_transient_sqlstate("40P01"));
