@@ -1,12 +1,13 @@
 //! Database plumbing: connecting, a small SQL builder whose placeholders work on both
 //! backends, and transactions retried on transient conflicts.
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{borrow::Cow, fmt, future::Future, pin::Pin, time::Duration};
 
 use sea_orm::{
     error::{SqlxError, SqlxSqliteError},
     sqlx::error::{DatabaseError, ErrorKind},
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, QueryResult, RuntimeErr, Statement, TransactionSession, TransactionTrait, Value,
+    ActiveEnum, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, IdenStatic, QueryResult, RuntimeErr, Statement, TransactionSession,
+    TransactionTrait, Value,
 };
 
 use crate::error::{AppError, AppResult};
@@ -34,6 +35,186 @@ pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
+/// The placeholder (`$n`) of a value bound to an [`Sql`] statement. Only [`Sql::bind`]
+/// makes one, so a fragment that takes a `Param` for a value can only ever splice in a
+/// placeholder, never the value's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Param(usize);
+
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "${}", self.0)
+    }
+}
+
+/// The name of a table, a column or an alias, possibly qualified (`l.user_id`): built only
+/// from `&'static str` text or an entity's columns and table names, never from data.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ident(Cow<'static, str>);
+
+impl Ident {
+    /// A name written in the source.
+    pub const fn new(name: &'static str) -> Self {
+        Ident(Cow::Borrowed(name))
+    }
+
+    /// An entity's column (or table) under its own name: `user_id`.
+    pub fn of(name: impl IdenStatic) -> Self {
+        Ident(Cow::Borrowed(name.as_str()))
+    }
+
+    /// An entity's column qualified by a table alias: `l.user_id`.
+    pub fn at(alias: &'static str, column: impl IdenStatic) -> Self {
+        Ident(Cow::Owned(format!("{alias}.{}", column.as_str())))
+    }
+
+    /// The name as written in SQL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A piece of SQL text, built only from [`Part`]s: `&'static str` text, placeholders
+/// ([`Param`]), names ([`Ident`]), numbers, enum literals ([`lit`]) and other fragments.
+/// A value of the user's can only enter a statement through [`Sql::bind`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Frag(String);
+
+impl Frag {
+    /// No text.
+    pub const fn new() -> Self {
+        Frag(String::new())
+    }
+
+    /// Appends `part`.
+    pub fn push(&mut self, part: impl Part) -> &mut Self {
+        part.write_to(&mut self.0);
+        self
+    }
+
+    /// `parts` one after another, `sep` between each two.
+    pub fn join<P: Part>(parts: impl IntoIterator<Item = P>, sep: &'static str) -> Self {
+        let mut out = Frag::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                out.push(sep);
+            }
+            out.push(part);
+        }
+        out
+    }
+
+    /// The fragment without trailing whitespace.
+    pub fn trim_end(mut self) -> Self {
+        let len = self.0.trim_end().len();
+        self.0.truncate(len);
+        self
+    }
+
+    /// The SQL text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Frag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a [`Frag`] may be built from. Sealed: no other type can be one.
+pub trait Part: sealed::Sealed {
+    /// Appends this part's SQL text to `out`.
+    fn write_to(&self, out: &mut String);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for &'static str {}
+    impl Sealed for super::Param {}
+    impl Sealed for super::Ident {}
+    impl Sealed for super::Frag {}
+    impl Sealed for i64 {}
+    impl Sealed for i32 {}
+    impl Sealed for usize {}
+    impl<T: Sealed + ?Sized> Sealed for &T {}
+}
+
+/// SQL text written in the source (a `&'static str`: text computed at run time, which might
+/// hold data, is not one).
+impl Part for &'static str {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl Part for Param {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(&self.to_string());
+    }
+}
+
+impl Part for Ident {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(&self.0);
+    }
+}
+
+impl Part for Frag {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(&self.0);
+    }
+}
+
+/// An integer literal (numbers cannot carry SQL).
+impl Part for i64 {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(&self.to_string());
+    }
+}
+
+impl Part for i32 {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(&self.to_string());
+    }
+}
+
+impl Part for usize {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(&self.to_string());
+    }
+}
+
+impl<T: Part + ?Sized> Part for &T {
+    fn write_to(&self, out: &mut String) {
+        (**self).write_to(out);
+    }
+}
+
+/// A [`Frag`] of its parts, one after another: `frag!["a.id = ", p, " AND ", other]`.
+#[macro_export]
+macro_rules! frag {
+    ($($part:expr),* $(,)?) => {{
+        #[allow(unused_mut)]
+        let mut out = $crate::db::Frag::new();
+        $( out.push($part); )*
+        out
+    }};
+}
+
+/// The quoted SQL literal of an entity enum's value, as stored: `lit(FollowState::Approved)`
+/// is `'APPROVED'`.
+pub fn lit<E: ActiveEnum<Value = String>>(value: E) -> Frag {
+    Frag(format!("'{}'", value.to_value().replace('\'', "''")))
+}
+
 /// SQL text plus its values, with `$n` placeholders (understood by SQLite and PostgreSQL).
 #[derive(Debug, Default)]
 pub struct Sql {
@@ -43,23 +224,30 @@ pub struct Sql {
 
 impl Sql {
     /// Adds a value and returns its placeholder.
-    pub fn bind(&mut self, value: impl Into<Value>) -> String {
+    pub fn bind(&mut self, value: impl Into<Value>) -> Param {
         self.values.push(value.into());
-        format!("${}", self.values.len())
+        Param(self.values.len())
     }
 
     /// Adds every ID and returns their placeholders as a list for `IN (…)`.
-    pub fn bind_list(&mut self, ids: &[uuid::Uuid]) -> String {
-        let placeholders: Vec<String> = ids.iter().map(|id| self.bind(*id)).collect();
-        placeholders.join(", ")
+    pub fn bind_list(&mut self, ids: &[uuid::Uuid]) -> Frag {
+        let placeholders: Vec<Param> = ids.iter().map(|id| self.bind(*id)).collect();
+        Frag::join(placeholders, ", ")
     }
 
-    /// Appends SQL text.
+    /// Appends SQL text built from typed parts: what the service's statements are made of.
+    pub fn append(&mut self, part: impl Part) -> &mut Self {
+        part.write_to(&mut self.text);
+        self
+    }
+
+    /// Appends SQL text as it is, unchecked: for test fixtures and the benchmark's seed
+    /// data, which write their own statements. The service builds its statements with
+    /// [`Sql::append`], from typed parts only.
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
     }
-
     /// The statement for `db`'s backend.
     pub fn build(&self, backend: DbBackend) -> Statement {
         Statement::from_sql_and_values(backend, self.text.clone(), self.values.clone())
@@ -204,6 +392,38 @@ pub fn unique_violation(e: &DbErr) -> Option<Option<&str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_sql_parts_render_as_written() {
+        use entity::{like, Audience, FollowState, Visibility};
+        assert_eq!(lit(FollowState::Approved).as_str(), "'APPROVED'");
+        assert_eq!(lit(Audience::OnlyMe).as_str(), "'ONLY_ME'");
+        assert_eq!(lit(Visibility::Private).as_str(), "'PRIVATE'");
+        let mut q = Sql::default();
+        let (a, b) = (q.bind(1i64), q.bind("x' OR 1 = 1 --"));
+        let ids = q.bind_list(&[uuid::Uuid::nil(), uuid::Uuid::max()]);
+        let col = Ident::at("l", like::Column::UserId);
+        let f = frag![
+            col,
+            " = ",
+            a,
+            " AND n = ",
+            b,
+            " AND id IN (",
+            ids,
+            ") LIMIT ",
+            7i64
+        ];
+        assert_eq!(
+            f.as_str(),
+            "l.user_id = $1 AND n = $2 AND id IN ($3, $4) LIMIT 7"
+        );
+        assert_eq!(Ident::of(like::Column::Audience).as_str(), "audience");
+        assert_eq!(frag!["a ", Frag::new(), "b  "].trim_end().as_str(), "a b");
+        q.append(f);
+        let stmt = q.build(DbBackend::Postgres);
+        assert_eq!(stmt.values.map(|v| v.0.len()), Some(4));
+    }
 
     #[test]
     fn transient_codes_are_the_conflicts_a_retry_clears() {

@@ -338,7 +338,7 @@ async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Dataset> {
                 q.bind(lv_name(u.lv)),
                 q.bind(t0),
             ];
-            format!("({})", parts.join(", "))
+            format!("({})", tally::db::Frag::join(parts, ", "))
         },
     )
     .await?;
@@ -563,7 +563,7 @@ async fn insert_video(
     ];
     q.push(&format!(
         "INSERT INTO videos (id, author_id, caption, hashtags, created_at, view_count) VALUES ({}, 0)",
-        parts.join(", ")
+        tally::db::Frag::join(parts, ", ")
     ));
     let mut c = Sql::default();
     let counts = [
@@ -1060,7 +1060,7 @@ async fn run_scenarios(
     let v = q.bind(data.hot_video);
     q.push(&format!(
         "SELECT {} AS like_count, (SELECT COUNT(*) FROM likes WHERE video_id = {v}) AS n",
-        tally::domain::counters::sum("like_count", &v)
+        tally::domain::counters::sum(entity::video_like_counter::Column::LikeCount, v)
     ));
     let row = q
         .one(db)
@@ -1235,7 +1235,7 @@ async fn seed_timing(db: &DatabaseConnection, n: usize) -> anyhow::Result<Timing
                 q.bind(*lv),
                 q.bind(0i64),
             ];
-            format!("({})", parts.join(", "))
+            format!("({})", tally::db::Frag::join(parts, ", "))
         },
     )
     .await?;

@@ -4,6 +4,7 @@ pub mod follow;
 pub mod like;
 pub mod user;
 pub mod video;
+pub mod video_like_counter;
 
 use sea_orm::entity::prelude::*;
 

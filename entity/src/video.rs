@@ -1,4 +1,4 @@
-//! A video. Its like counters are in `video_like_counters` (see the service's `domain::counters`).
+//! A video. Its like counters are in `video_like_counters` ([`crate::video_like_counter`]).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

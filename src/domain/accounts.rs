@@ -1,10 +1,11 @@
 //! Sign-up, log-in, provisioning for identity-provider subjects, settings and account
 //! deletion.
 use chrono::Datelike;
-use entity::{user, AccountType, LikesVisibility, Visibility};
+use entity::{follow, user, AccountType, FollowState, LikesVisibility, Visibility};
 use migration::EXTERNAL_SUBJECT_INDEX;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection,
+    EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -15,7 +16,7 @@ use super::{
 };
 use crate::{
     auth::{account_linked_to, password},
-    db::{self, now_us, Sql},
+    db::{self, now_us},
     error::{AppError, AppResult},
     privacy::audience,
 };
@@ -282,12 +283,12 @@ pub async fn update_account(
                 likes::set_like_audience(txn, viewer, new_audience).await?;
             }
             if before.visibility == Visibility::Private && after.visibility == Visibility::Public {
-                let mut q = Sql::default();
-                let me = q.bind(viewer);
-                q.push(&format!(
-                    "UPDATE follows SET state = 'APPROVED' WHERE followee_id = {me} AND state = 'PENDING'"
-                ));
-                q.execute(txn).await?;
+                follow::Entity::update_many()
+                    .col_expr(follow::Column::State, Expr::value(FollowState::Approved))
+                    .filter(follow::Column::FolloweeId.eq(viewer))
+                    .filter(follow::Column::State.eq(FollowState::Pending))
+                    .exec(txn)
+                    .await?;
             }
             Ok(after)
         })

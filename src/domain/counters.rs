@@ -4,20 +4,29 @@
 //! counts are the sums over its rows (at most [`SHARDS`] primary-key reads); every change is
 //! an upsert of a delta in the same transaction as the like rows it counts, so counts stay
 //! exact and no row has to exist beforehand.
-use entity::{video, Audience};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryResult};
+use entity::{like, video, video_like_counter as counter, Audience};
+use sea_orm::{
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryResult,
+};
 use uuid::Uuid;
 
 use crate::{
-    db::{col, Sql},
+    db::{col, lit, Frag, Ident, Param, Part, Sql},
     error::AppResult,
+    frag,
 };
 
 /// Counter rows per video.
 const SHARDS: u128 = 16;
 
 /// The counters: every like, likes with audience `EVERYONE`, likes with audience `FOLLOWERS`.
-const COLUMNS: [&str; 3] = ["like_count", "everyone_likes", "followers_likes"];
+const COLUMNS: [counter::Column; 3] = [
+    counter::Column::LikeCount,
+    counter::Column::EveryoneLikes,
+    counter::Column::FollowersLikes,
+];
 
 /// A video with its like counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,17 +45,25 @@ impl FromQueryResult for CountedVideo {
     }
 }
 
-/// The sum of counter `col` over the rows of the video whose ID is the SQL expression `video`.
-pub fn sum(col: &str, video: &str) -> String {
-    format!(
-        "(SELECT CAST(COALESCE(SUM(c.{col}), 0) AS BIGINT) FROM video_like_counters c \
-         WHERE c.video_id = {video})"
-    )
+/// The sum of counter `col` over the rows of the video whose ID is the SQL expression `video`
+/// (a placeholder or a column).
+pub fn sum(col: counter::Column, video: impl Part) -> Frag {
+    frag![
+        "(SELECT CAST(COALESCE(SUM(",
+        Ident::at("c", col),
+        "), 0) AS BIGINT) FROM video_like_counters c \
+         WHERE c.video_id = ",
+        video,
+        ")"
+    ]
 }
 
 /// The `SELECT`-list item that, beside `v.*`, reads the video aliased `v` as a [`CountedVideo`].
-pub fn select_list(v: &str) -> String {
-    format!("{} AS like_count", sum("like_count", &format!("{v}.id")))
+pub fn select_list(v: &'static str) -> Frag {
+    frag![
+        sum(counter::Column::LikeCount, Ident::at(v, video::Column::Id)),
+        " AS like_count"
+    ]
 }
 
 fn shard(liker: Uuid) -> i16 {
@@ -54,19 +71,40 @@ fn shard(liker: Uuid) -> i16 {
     (liker.as_u128() % SHARDS) as i16
 }
 
-/// `INSERT … ON CONFLICT` adding the rows of `deltas` (a `SELECT` or `VALUES` of
-/// `video_id, shard, like_count, everyone_likes, followers_likes`) to the counters.
-fn upsert(deltas: &str) -> String {
-    let cols = COLUMNS.join(", ");
-    let add: Vec<String> = COLUMNS
-        .iter()
-        .map(|c| format!("{c} = video_like_counters.{c} + excluded.{c}"))
-        .collect();
-    format!(
-        "INSERT INTO video_like_counters (video_id, shard, {cols}) {deltas} \
-         ON CONFLICT (video_id, shard) DO UPDATE SET {}",
-        add.join(", ")
-    )
+/// `ON CONFLICT (video_id, shard) DO UPDATE SET c = video_like_counters.c + excluded.c` for
+/// every counter `c`: the new row's values are deltas added to the row there is.
+fn adding_deltas() -> OnConflict {
+    let mut on = OnConflict::columns([counter::Column::VideoId, counter::Column::Shard]);
+    for c in COLUMNS {
+        on.value(
+            c,
+            Expr::col((counter::Entity, c)).add(Expr::col((Alias::new("excluded"), c))),
+        );
+    }
+    on
+}
+
+/// [`adding_deltas`] written out, for the one-statement like (its text is measured):
+/// `INSERT … ON CONFLICT` adding the rows of `deltas` (a `SELECT` of `video_id, shard,
+/// like_count, everyone_likes, followers_likes`) to the counters.
+fn upsert(deltas: Frag) -> Frag {
+    let add = COLUMNS.map(|c| {
+        frag![
+            Ident::of(c),
+            " = video_like_counters.",
+            Ident::of(c),
+            " + excluded.",
+            Ident::of(c)
+        ]
+    });
+    frag![
+        "INSERT INTO video_like_counters (video_id, shard, ",
+        Frag::join(COLUMNS.map(Ident::of), ", "),
+        ") ",
+        deltas,
+        " ON CONFLICT (video_id, shard) DO UPDATE SET ",
+        Frag::join(add, ", ")
+    ]
 }
 
 /// Adds `delta` likes of audience `aud` by `liker` to the counters of `video`.
@@ -77,27 +115,49 @@ pub async fn add(
     aud: Audience,
     delta: i64,
 ) -> AppResult<()> {
-    let mut q = Sql::default();
-    let (v, s, d) = (q.bind(video), q.bind(shard(liker)), q.bind(delta));
-    let e = q.bind(if aud == Audience::Everyone { delta } else { 0 });
-    let f = q.bind(if aud == Audience::Followers { delta } else { 0 });
-    q.push(&upsert(&format!("VALUES ({v}, {s}, {d}, {e}, {f})")));
-    q.execute(txn).await?;
+    let row = counter::ActiveModel {
+        video_id: Set(video),
+        shard: Set(shard(liker)),
+        like_count: Set(delta),
+        everyone_likes: Set(if aud == Audience::Everyone { delta } else { 0 }),
+        followers_likes: Set(if aud == Audience::Followers { delta } else { 0 }),
+    };
+    counter::Entity::insert(row)
+        .on_conflict(adding_deltas())
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 
-/// `INSERT … ON CONFLICT` adding `sign` (1 or -1) to the counters of `video` (an SQL
-/// expression) in `liker`'s row for each row of `source`, a relation with an `audience`
-/// column: on PostgreSQL, the `RETURNING audience` of the like's own insert or delete, so that
-/// the like and its count are one statement.
-pub fn add_each_row(q: &mut Sql, video: &str, liker: Uuid, source: &str, sign: i64) -> String {
+/// `INSERT … ON CONFLICT` adding `sign` (1 or -1) to the counters of `video` in `liker`'s
+/// row for each row of `source`, a relation with an `audience` column: on PostgreSQL, the
+/// `RETURNING audience` of the like's own insert or delete, so that the like and its count
+/// are one statement.
+pub fn add_each_row(q: &mut Sql, video: Param, liker: Uuid, source: &Ident, sign: i64) -> Frag {
     let s = q.bind(shard(liker));
-    let per = |aud: &str| format!("CASE WHEN audience = '{aud}' THEN {sign} ELSE 0 END");
-    upsert(&format!(
-        "SELECT {video}, {s}, {sign}, {}, {} FROM {source}",
-        per("EVERYONE"),
-        per("FOLLOWERS")
-    ))
+    let per = |aud: Audience| {
+        frag![
+            "CASE WHEN audience = ",
+            lit(aud),
+            " THEN ",
+            sign,
+            " ELSE 0 END"
+        ]
+    };
+    upsert(frag![
+        "SELECT ",
+        video,
+        ", ",
+        s,
+        ", ",
+        sign,
+        ", ",
+        per(Audience::Everyone),
+        ", ",
+        per(Audience::Followers),
+        " FROM ",
+        source
+    ])
 }
 
 /// How [`add_each_like`] changes the counters for each like it selects.
@@ -118,43 +178,53 @@ pub async fn add_each_like(
     author: Option<Uuid>,
     change: Change,
 ) -> AppResult<()> {
-    let is = |aud: &str| format!("CASE WHEN l.audience = '{aud}' THEN 1 ELSE 0 END");
+    // Each like's delta: a base for the like minus what it counted under its current label.
     let (all, everyone, followers) = match change {
-        Change::Remove => (
-            "-1".to_owned(),
-            format!("-{}", is("EVERYONE")),
-            format!("-{}", is("FOLLOWERS")),
-        ),
+        Change::Remove => (-1i64, 0i64, 0i64),
         Change::Relabel(new) => (
-            "0".to_owned(),
-            format!(
-                "{} - {}",
-                i64::from(new == Audience::Everyone),
-                is("EVERYONE")
-            ),
-            format!(
-                "{} - {}",
-                i64::from(new == Audience::Followers),
-                is("FOLLOWERS")
-            ),
+            0,
+            i64::from(new == Audience::Everyone),
+            i64::from(new == Audience::Followers),
         ),
     };
-    let mut q = Sql::default();
-    let (s, u) = (q.bind(shard(liker)), q.bind(liker));
-    let mut select = format!(
-        "SELECT l.video_id, {s}, {all}, {everyone}, {followers} FROM likes l WHERE l.user_id = {u}"
-    );
+    let is = |aud: Audience| Expr::case(like::Column::Audience.eq(aud), 1i64).finally(0i64);
+    let mut select = Query::select();
+    select
+        .column((like::Entity, like::Column::VideoId))
+        .expr(Expr::val(shard(liker)))
+        .expr(Expr::val(all))
+        .expr(Expr::val(everyone).sub(is(Audience::Everyone)))
+        .expr(Expr::val(followers).sub(is(Audience::Followers)))
+        .from(like::Entity)
+        .and_where(like::Column::UserId.eq(liker));
     if let Some(author) = author {
-        let a = q.bind(author);
-        select.push_str(&format!(
-            " AND l.video_id IN (SELECT id FROM videos WHERE author_id = {a})"
-        ));
+        select.and_where(
+            like::Column::VideoId.in_subquery(
+                Query::select()
+                    .column(video::Column::Id)
+                    .from(video::Entity)
+                    .and_where(video::Column::AuthorId.eq(author))
+                    .to_owned(),
+            ),
+        );
     }
     if txn.get_database_backend() == DbBackend::Postgres {
-        select.push_str(" FOR UPDATE OF l");
+        select.lock_with_tables(sea_orm::sea_query::LockType::Update, [like::Entity]);
     }
-    q.push(&upsert(&select));
-    q.execute(txn).await?;
+    let mut insert = Query::insert();
+    insert
+        .into_table(counter::Entity)
+        .columns([
+            counter::Column::VideoId,
+            counter::Column::Shard,
+            COLUMNS[0],
+            COLUMNS[1],
+            COLUMNS[2],
+        ])
+        .select_from(select)
+        .map_err(crate::error::AppError::internal)?
+        .on_conflict(adding_deltas());
+    txn.execute(&insert).await?;
     Ok(())
 }
 
@@ -171,27 +241,43 @@ pub struct Drift {
 /// Every video whose counters differ from a count of its like rows: a full scan, for
 /// tests, benchmarks and operators' checks, never for serving requests.
 pub async fn drift(db: &impl ConnectionTrait) -> AppResult<Vec<Drift>> {
-    let sums: Vec<String> = COLUMNS
-        .iter()
-        .map(|c| format!("{} AS {c}", sum(c, "v.id")))
-        .collect();
-    let rows = |filter: &str, name: &str| {
-        format!("(SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id{filter}) AS {name}")
+    let sums = COLUMNS.map(|c| frag![sum(c, Ident::new("v.id")), " AS ", Ident::of(c)]);
+    let rows = |filter: Frag, name: &'static str| {
+        frag![
+            "(SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id",
+            filter,
+            ") AS ",
+            Ident::new(name)
+        ]
     };
     let mut q = Sql::default();
-    q.push(&format!(
-        "SELECT v.id, {}, {}, {}, {} FROM videos v",
-        sums.join(", "),
-        rows("", "rows_all"),
-        rows(" AND l.audience = 'EVERYONE'", "rows_everyone"),
-        rows(" AND l.audience = 'FOLLOWERS'", "rows_followers"),
-    ));
+    q.append(frag![
+        "SELECT v.id, ",
+        Frag::join(sums, ", "),
+        ", ",
+        rows(Frag::new(), "rows_all"),
+        ", ",
+        rows(
+            frag![" AND l.audience = ", lit(Audience::Everyone)],
+            "rows_everyone"
+        ),
+        ", ",
+        rows(
+            frag![" AND l.audience = ", lit(Audience::Followers)],
+            "rows_followers"
+        ),
+        " FROM videos v"
+    ]);
     let mut out = Vec::new();
     for row in q.all(db).await? {
         let get = |c: &str| col::<i64>(&row, c);
         let d = Drift {
             video: col(&row, "id")?,
-            counted: [get(COLUMNS[0])?, get(COLUMNS[1])?, get(COLUMNS[2])?],
+            counted: [
+                get(Ident::of(COLUMNS[0]).as_str())?,
+                get(Ident::of(COLUMNS[1]).as_str())?,
+                get(Ident::of(COLUMNS[2]).as_str())?,
+            ],
             rows: [
                 get("rows_all")?,
                 get("rows_everyone")?,

@@ -24,8 +24,9 @@ use sea_orm::{ConnectionTrait, DbBackend};
 use uuid::Uuid;
 
 use crate::{
-    db::{col, Sql},
+    db::{col, Frag, Sql},
     error::{AppError, AppResult},
+    frag,
 };
 
 /// How a mutation holds the accounts it involves.
@@ -58,33 +59,40 @@ pub async fn hold(
     other: Option<Other>,
 ) -> AppResult<()> {
     let mut q = Sql::default();
-    let me = q.bind(viewer);
+    let me = frag![q.bind(viewer)];
     let other = other.map(|o| match o {
-        Other::Account(id) => q.bind(id),
+        Other::Account(id) => frag![q.bind(id)],
         Other::AuthorOf(video) => {
-            let v = q.bind(video);
-            format!("(SELECT author_id FROM videos WHERE id = {v})")
+            frag![
+                "(SELECT author_id FROM videos WHERE id = ",
+                q.bind(video),
+                ")"
+            ]
         }
     });
-    let row = |id: &str, lock: &str| format!("SELECT id FROM users WHERE id = {id}{lock}");
+    let row = |id: &Frag, lock: &'static str| frag!["SELECT id FROM users WHERE id = ", id, lock];
     let text = match (txn.get_database_backend(), mode, other) {
         (DbBackend::Postgres, Hold::Shared, Some(other)) => {
             // One branch per lock mode, run in this order (an `Append` runs its inputs one
             // after another): the viewer's row before the other's when its ID is lower, after
             // it otherwise, so that rows are locked in ID order. (The other may be absent, so
             // the viewer's second branch is the one taken when the comparison is NULL.)
-            let mine = |when: &str| {
-                format!(
-                    "SELECT * FROM ({} AND {when} FOR NO KEY UPDATE) m",
-                    row(&me, "")
-                )
+            let mine = |when: Frag| {
+                frag![
+                    "SELECT * FROM (",
+                    row(&me, ""),
+                    " AND ",
+                    when,
+                    " FOR NO KEY UPDATE) m"
+                ]
             };
-            format!(
-                "{} UNION ALL SELECT * FROM ({} FOR KEY SHARE) o UNION ALL {}",
-                mine(&format!("{me} < {other}")),
+            frag![
+                mine(frag![&me, " < ", &other]),
+                " UNION ALL SELECT * FROM (",
                 row(&other, ""),
-                mine(&format!("NOT COALESCE({me} < {other}, FALSE)"))
-            )
+                " FOR KEY SHARE) o UNION ALL ",
+                mine(frag!["NOT COALESCE(", &me, " < ", &other, ", FALSE)"])
+            ]
         }
         (DbBackend::Postgres, Hold::Shared, None) => row(&me, " FOR NO KEY UPDATE"),
         (backend, mode, other) => {
@@ -93,16 +101,16 @@ pub async fn hold(
             } else {
                 ""
             };
-            let ids: Vec<&str> = std::iter::once(me.as_str())
-                .chain(other.as_deref())
-                .collect();
-            format!(
-                "SELECT id FROM users WHERE id IN ({}) ORDER BY id{lock}",
-                ids.join(", ")
-            )
+            let ids = Frag::join(std::iter::once(me).chain(other), ", ");
+            frag![
+                "SELECT id FROM users WHERE id IN (",
+                ids,
+                ") ORDER BY id",
+                lock
+            ]
         }
     };
-    q.push(&text);
+    q.append(text);
     for row in q.all(txn).await? {
         if col::<Uuid>(&row, "id")? == viewer {
             return Ok(());

@@ -1,10 +1,12 @@
 //! Likes: the idempotent like/unlike with its counters, and who may see them.
 use std::collections::{HashMap, HashSet};
 
-use entity::Audience;
+use entity::{like, user, video, Audience};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, SqlErr,
-    TransactionTrait,
+    sea_query::{Expr, OnConflict, Query},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -17,8 +19,9 @@ use super::{
     PublicUser,
 };
 use crate::{
-    db::{self, col, now_us, Sql},
+    db::{self, col, now_us, Frag, Ident, Param, Sql},
     error::{AppError, AppResult},
+    frag,
     ids::Keyset,
     privacy::{sql as policy, LikeGrant},
 };
@@ -108,29 +111,45 @@ async fn change_like_in_one_statement(
 ) -> AppResult<bool> {
     let mut q = Sql::default();
     let (u, v) = (q.bind(viewer), q.bind(video_id));
-    let checked = checked_liker(&u, &v);
+    let checked = checked_liker(u, v);
     let (change, sign) = match toggle {
         Toggle::Like => {
             let t = q.bind(now_us());
-            let insert = format!(
+            let insert = frag![
                 "INSERT INTO likes (video_id, user_id, audience, created_at) \
-                 SELECT {v}, {u}, audience, {t} FROM checked ON CONFLICT DO NOTHING RETURNING audience"
-            );
+                 SELECT ",
+                v,
+                ", ",
+                u,
+                ", audience, ",
+                t,
+                " FROM checked ON CONFLICT DO NOTHING RETURNING audience"
+            ];
             (insert, 1)
         }
         Toggle::Unlike => {
-            let delete = format!(
-                "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} \
+            let delete = frag![
+                "DELETE FROM likes WHERE video_id = ",
+                v,
+                " AND user_id = ",
+                u,
+                " \
                  AND EXISTS (SELECT 1 FROM checked) RETURNING audience"
-            );
+            ];
             (delete, -1)
         }
     };
-    let counted = counters::add_each_row(&mut q, &v, viewer, "changed", sign);
-    q.push(&format!(
-        "WITH checked AS ({checked}), changed AS ({change}), counted AS ({counted}) \
+    let counted = counters::add_each_row(&mut q, v, viewer, &Ident::new("changed"), sign);
+    q.append(frag![
+        "WITH checked AS (",
+        checked,
+        "), changed AS (",
+        change,
+        "), counted AS (",
+        counted,
+        ") \
          SELECT COUNT(*) AS found FROM checked"
-    ));
+    ]);
     let row = q.one(db).await?.ok_or(AppError::NotFound)?;
     Ok(col::<i64>(&row, "found")? > 0)
 }
@@ -145,31 +164,34 @@ async fn change_like_step_by_step(
 ) -> AppResult<bool> {
     let mut q = Sql::default();
     let (u, v) = (q.bind(viewer), q.bind(video_id));
-    q.push(&checked_liker(&u, &v));
+    q.append(checked_liker(u, v));
     let Some(row) = q.one(txn).await? else {
         return Ok(false);
     };
-    let mut q = Sql::default();
-    let (v, u) = (q.bind(video_id), q.bind(viewer));
     match toggle {
         Toggle::Like => {
             let aud: Audience = col(&row, "audience")?;
-            let (a, t) = (q.bind(aud), q.bind(now_us()));
-            q.push(&format!(
-                "INSERT INTO likes (video_id, user_id, audience, created_at) \
-                 VALUES ({v}, {u}, {a}, {t}) ON CONFLICT DO NOTHING"
-            ));
-            if q.execute(txn).await? == 1 {
+            let new = like::ActiveModel {
+                video_id: Set(video_id),
+                user_id: Set(viewer),
+                audience: Set(aud),
+                created_at: Set(now_us()),
+            };
+            let inserted = like::Entity::insert(new)
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .exec_without_returning(txn)
+                .await?;
+            if inserted == 1 {
                 counters::add(txn, video_id, viewer, aud, 1).await?;
             }
         }
         Toggle::Unlike => {
             // The count goes down under the label the like carries.
-            q.push(&format!(
-                "DELETE FROM likes WHERE video_id = {v} AND user_id = {u} RETURNING audience"
-            ));
-            if let Some(row) = q.one(txn).await? {
-                counters::add(txn, video_id, viewer, col(&row, "audience")?, -1).await?;
+            let deleted = like::Entity::delete_by_id((video_id, viewer))
+                .exec_with_returning(txn)
+                .await?;
+            if let Some(like) = deleted {
+                counters::add(txn, video_id, viewer, like.audience, -1).await?;
             }
         }
     }
@@ -179,13 +201,25 @@ async fn change_like_step_by_step(
 /// The liker's audience (column `audience`), provided the liker (`u`) can see the video (`v`)
 /// under Rule V: no row otherwise. The caller holds both accounts ([`hold`]), so neither's
 /// settings nor a block between them can change before the like commits.
-fn checked_liker(u: &str, v: &str) -> String {
-    format!(
-        "SELECT {} AS audience FROM users lk, videos v JOIN users a ON a.id = v.author_id \
-         WHERE lk.id = {u} AND v.id = {v} AND {}",
-        policy::audience("lk.visibility", "lk.likes_visibility"),
-        policy::video_visible(Some(u), "v.author_id", "a.visibility")
-    )
+fn checked_liker(u: Param, v: Param) -> Frag {
+    frag![
+        "SELECT ",
+        policy::audience(
+            &Ident::at("lk", user::Column::Visibility),
+            &Ident::at("lk", user::Column::LikesVisibility)
+        ),
+        " AS audience FROM users lk, videos v JOIN users a ON a.id = v.author_id \
+         WHERE lk.id = ",
+        u,
+        " AND v.id = ",
+        v,
+        " AND ",
+        policy::video_visible(
+            Some(u),
+            &Ident::at("v", video::Column::AuthorId),
+            &Ident::at("a", user::Column::Visibility)
+        )
+    ]
 }
 
 /// Removes every like of `liker` (only those on `author`'s videos, when given) and lowers
@@ -196,16 +230,19 @@ pub async fn remove_likes_by(
     author: Option<Uuid>,
 ) -> AppResult<()> {
     counters::add_each_like(txn, liker, author, Change::Remove).await?;
-    let mut d = Sql::default();
-    let du = d.bind(liker);
-    d.push(&format!("DELETE FROM likes WHERE user_id = {du}"));
+    let mut delete = like::Entity::delete_many().filter(like::Column::UserId.eq(liker));
     if let Some(author) = author {
-        let da = d.bind(author);
-        d.push(&format!(
-            " AND video_id IN (SELECT id FROM videos WHERE author_id = {da})"
-        ));
+        delete = delete.filter(
+            like::Column::VideoId.in_subquery(
+                Query::select()
+                    .column(video::Column::Id)
+                    .from(video::Entity)
+                    .and_where(video::Column::AuthorId.eq(author))
+                    .to_owned(),
+            ),
+        );
     }
-    d.execute(txn).await?;
+    delete.exec(txn).await?;
     Ok(())
 }
 
@@ -218,12 +255,11 @@ pub async fn set_like_audience(
     new: Audience,
 ) -> AppResult<()> {
     counters::add_each_like(txn, liker, None, Change::Relabel(new)).await?;
-    let mut q = Sql::default();
-    let (aud, u) = (q.bind(new), q.bind(liker));
-    q.push(&format!(
-        "UPDATE likes SET audience = {aud} WHERE user_id = {u}"
-    ));
-    q.execute(txn).await?;
+    like::Entity::update_many()
+        .col_expr(like::Column::Audience, Expr::value(new))
+        .filter(like::Column::UserId.eq(liker))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
@@ -307,45 +343,57 @@ pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]
             distinct.push(*video);
         }
     }
-    let videos: Vec<String> = distinct.iter().map(|id| q.bind(*id)).collect();
+    let videos: Vec<Param> = distinct.iter().map(|id| q.bind(*id)).collect();
     let of = |video: &Uuid| distinct.iter().position(|d| d == video).unwrap_or(0);
-    q.push(&policy::like_sets(v.as_deref(), &videos));
-    q.push("SELECT c.k, c.total, pu.* FROM (");
+    q.append(policy::like_sets(v, &videos));
+    q.append("SELECT c.k, c.total, pu.* FROM (");
     for (k, (video, _)) in requests.iter().enumerate() {
         if k > 0 {
-            q.push(" UNION ALL ");
+            q.append(" UNION ALL ");
         }
         let j = of(video);
-        q.push(&format!(
-            "SELECT {k} AS k, {} AS total",
-            policy::visible_like_count(v.as_deref(), &videos[j], j)
-        ));
+        q.append(frag![
+            "SELECT ",
+            k,
+            " AS k, ",
+            policy::visible_like_count(v, videos[j], j),
+            " AS total"
+        ]);
     }
-    q.push(&format!(
-        ") c LEFT JOIN (SELECT p.k AS pk, p.created_at AS k_time, {} FROM (",
-        public_user_columns("u")
-    ));
+    q.append(frag![
+        ") c LEFT JOIN (SELECT p.k AS pk, p.created_at AS k_time, ",
+        public_user_columns("u"),
+        " FROM ("
+    ]);
+    let (l_time, l_user) = (
+        Ident::at("l", like::Column::CreatedAt),
+        Ident::at("l", like::Column::UserId),
+    );
     for (k, (video, req)) in requests.iter().enumerate() {
         if k > 0 {
-            q.push(" UNION ALL ");
+            q.append(" UNION ALL ");
         }
         let j = of(video);
-        q.push(&format!("SELECT {k} AS k, t.* FROM ("));
+        q.append(frag!["SELECT ", k, " AS k, t.* FROM ("]);
         for (i, grant) in LikeGrant::for_viewer(viewer.is_some()).iter().enumerate() {
             if i > 0 {
-                q.push(" UNION ALL ");
+                q.append(" UNION ALL ");
             }
-            q.push(&format!(
-                "SELECT * FROM (SELECT l.user_id, l.created_at FROM {}",
-                grant.stream(v.as_deref(), &videos[j], j)
-            ));
-            req.apply(&mut q, "l.created_at", "l.user_id");
-            q.push(&format!(") s{i}"));
+            q.append(frag![
+                "SELECT * FROM (SELECT l.user_id, l.created_at FROM ",
+                grant.stream(v, videos[j], j)
+            ]);
+            req.apply(&mut q, &l_time, &l_user);
+            q.append(frag![") s", i]);
         }
-        req.order_limit(&mut q, "created_at", "user_id");
-        q.push(") t");
+        req.order_limit(
+            &mut q,
+            &Ident::of(like::Column::CreatedAt),
+            &Ident::of(like::Column::UserId),
+        );
+        q.append(") t");
     }
-    q.push(
+    q.append(
         ") p JOIN users u ON u.id = p.user_id) pu ON pu.pk = c.k \
          ORDER BY c.k, pu.k_time DESC, pu.id DESC",
     );
@@ -361,16 +409,13 @@ pub async fn viewer_likes(
     if videos.is_empty() {
         return Ok(HashSet::new());
     }
-    let mut q = Sql::default();
-    let u = q.bind(viewer);
-    let ids = q.bind_list(videos);
-    q.push(&format!(
-        "SELECT video_id FROM likes WHERE user_id = {u} AND video_id IN ({})",
-        ids
-    ));
-    q.all(db)
-        .await?
-        .iter()
-        .map(|row| col::<Uuid>(row, "video_id"))
-        .collect()
+    let liked: Vec<Uuid> = like::Entity::find()
+        .select_only()
+        .column(like::Column::VideoId)
+        .filter(like::Column::UserId.eq(viewer))
+        .filter(like::Column::VideoId.is_in(videos.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(liked.into_iter().collect())
 }

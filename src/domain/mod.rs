@@ -17,7 +17,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::error::AppResult;
+use crate::{
+    db::{Frag, Ident},
+    error::AppResult,
+};
 
 /// Loads an account by ID.
 pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<user::Model>> {
@@ -38,21 +41,17 @@ pub struct PublicUser {
 }
 
 /// The columns of [`PublicUser`] in table `alias`, for SQL written by hand.
-pub fn public_user_columns(alias: &str) -> String {
-    PUBLIC_USER_COLUMNS
-        .iter()
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+pub fn public_user_columns(alias: &'static str) -> Frag {
+    Frag::join(PUBLIC_USER_COLUMNS.map(|c| Ident::at(alias, c)), ", ")
 }
 
-const PUBLIC_USER_COLUMNS: [&str; 6] = [
-    "id",
-    "handle",
-    "display_name",
-    "account_type",
-    "visibility",
-    "likes_visibility",
+const PUBLIC_USER_COLUMNS: [user::Column; 6] = [
+    user::Column::Id,
+    user::Column::Handle,
+    user::Column::DisplayName,
+    user::Column::AccountType,
+    user::Column::Visibility,
+    user::Column::LikesVisibility,
 ];
 
 impl From<user::Model> for PublicUser {
@@ -78,14 +77,7 @@ pub async fn users_by_ids(
     }
     let rows = user::Entity::find()
         .select_only()
-        .columns([
-            user::Column::Id,
-            user::Column::Handle,
-            user::Column::DisplayName,
-            user::Column::AccountType,
-            user::Column::Visibility,
-            user::Column::LikesVisibility,
-        ])
+        .columns(PUBLIC_USER_COLUMNS)
         .filter(user::Column::Id.is_in(ids.iter().copied()))
         .into_model::<PublicUser>()
         .all(db)

@@ -3,8 +3,9 @@ use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult};
 use uuid::Uuid;
 
 use crate::{
-    db::{col, Sql},
+    db::{col, Frag, Ident, Sql},
     error::{AppError, AppResult},
+    frag,
     ids::Keyset,
     privacy::sql as policy,
 };
@@ -36,38 +37,49 @@ impl PageRequest {
 
     /// Appends the keyset condition (`AND (time, id) < cursor`), the newest-first order
     /// and the limit (one extra row tells whether another page follows).
-    pub fn apply(&self, q: &mut Sql, time_col: &str, id_col: &str) {
+    pub fn apply(&self, q: &mut Sql, time_col: &Ident, id_col: &Ident) {
         self.after_cursor(q, time_col, id_col);
         self.order_limit(q, time_col, id_col);
     }
 
     /// Appends ` AND (time, id) < cursor` when there is a cursor.
-    pub fn after_cursor(&self, q: &mut Sql, time_col: &str, id_col: &str) {
+    pub fn after_cursor(&self, q: &mut Sql, time_col: &Ident, id_col: &Ident) {
         if let Some(k) = self.after {
             let t = q.bind(k.time);
             let i = q.bind(k.id);
-            q.push(&format!(" AND ({time_col}, {id_col}) < ({t}, {i})"));
+            q.append(frag![
+                " AND (", time_col, ", ", id_col, ") < (", t, ", ", i, ")"
+            ]);
         }
     }
 
     /// Appends the newest-first order and the limit of `first + 1` rows.
-    pub fn order_limit(&self, q: &mut Sql, time_col: &str, id_col: &str) {
+    pub fn order_limit(&self, q: &mut Sql, time_col: &Ident, id_col: &Ident) {
         let limit = q.bind((self.first + 1) as i64);
-        q.push(&format!(
-            " ORDER BY {time_col} DESC, {id_col} DESC LIMIT {limit}"
-        ));
+        q.append(frag![
+            " ORDER BY ",
+            time_col,
+            " DESC, ",
+            id_col,
+            " DESC LIMIT ",
+            limit
+        ]);
     }
 
     /// [`PageRequest::apply`] with a limit of 0 rows unless `guard` holds
     /// ([`policy::limit_if`]): the page of a list that an account-level rule shows all or
     /// none of, decided before any row is read.
-    pub fn apply_if(&self, q: &mut Sql, time_col: &str, id_col: &str, guard: &str) {
+    pub fn apply_if(&self, q: &mut Sql, time_col: &Ident, id_col: &Ident, guard: &Frag) {
         self.after_cursor(q, time_col, id_col);
         let limit = q.bind((self.first + 1) as i64);
-        q.push(&format!(
-            " ORDER BY {time_col} DESC, {id_col} DESC {}",
-            policy::limit_if(guard, &limit)
-        ));
+        q.append(frag![
+            " ORDER BY ",
+            time_col,
+            " DESC, ",
+            id_col,
+            " DESC ",
+            policy::limit_if(guard, limit)
+        ]);
     }
 }
 

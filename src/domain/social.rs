@@ -1,8 +1,13 @@
 //! The follow graph (with approvals) and blocks.
 use std::collections::HashMap;
 
-use entity::{user, FollowState, Visibility};
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult};
+use entity::{block, follow, user, FollowState, Visibility};
+use sea_orm::{
+    sea_query::{Expr, ExprTrait, Func, OnConflict, Query, SelectStatement},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect,
+};
 use uuid::Uuid;
 
 use super::{
@@ -12,10 +17,16 @@ use super::{
     public_user_columns, PublicUser,
 };
 use crate::{
-    db::{self, col, now_us, Sql},
+    db::{self, col, now_us, Ident, Sql},
     error::{AppError, AppResult},
+    frag,
     privacy::sql as policy,
 };
+
+/// `u.id`: the ID of the account aliased `u`.
+fn u_id() -> Ident {
+    Ident::at("u", user::Column::Id)
+}
 
 /// The account `id`, unless it is absent or separated from `viewer` by a block.
 pub async fn visible_user(
@@ -26,10 +37,12 @@ pub async fn visible_user(
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
     let u = q.bind(id);
-    q.push(&format!(
-        "SELECT u.* FROM users u WHERE u.id = {u} AND {}",
-        policy::account_visible(v.as_deref(), "u.id")
-    ));
+    q.append(frag![
+        "SELECT u.* FROM users u WHERE u.id = ",
+        u,
+        " AND ",
+        policy::account_visible(v, &u_id())
+    ]);
     Ok(q.one(db)
         .await?
         .map(|r| user::Model::from_query_result(&r, ""))
@@ -49,10 +62,12 @@ pub async fn visible_user_by_handle(
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
     let h = q.bind(handle.to_lowercase());
-    q.push(&format!(
-        "SELECT u.* FROM users u WHERE u.handle = {h} AND {}",
-        policy::account_visible(v.as_deref(), "u.id")
-    ));
+    q.append(frag![
+        "SELECT u.* FROM users u WHERE u.handle = ",
+        h,
+        " AND ",
+        policy::account_visible(v, &u_id())
+    ]);
     Ok(q.one(db)
         .await?
         .map(|r| user::Model::from_query_result(&r, ""))
@@ -75,15 +90,12 @@ pub async fn find_follow(
     follower: Uuid,
     followee: Uuid,
 ) -> AppResult<Option<FollowState>> {
-    let mut q = Sql::default();
-    let (a, b) = (q.bind(follower), q.bind(followee));
-    q.push(&format!(
-        "SELECT state FROM follows WHERE follower_id = {a} AND followee_id = {b}"
-    ));
-    q.one(db)
-        .await?
-        .map(|r| col::<FollowState>(&r, "state"))
-        .transpose()
+    Ok(follow::Entity::find_by_id((follower, followee))
+        .select_only()
+        .column(follow::Column::State)
+        .into_tuple()
+        .one(db)
+        .await?)
 }
 
 async fn delete_follow(
@@ -92,16 +104,13 @@ async fn delete_follow(
     followee: Uuid,
     only: Option<FollowState>,
 ) -> AppResult<bool> {
-    let mut q = Sql::default();
-    let (a, b) = (q.bind(follower), q.bind(followee));
-    q.push(&format!(
-        "DELETE FROM follows WHERE follower_id = {a} AND followee_id = {b}"
-    ));
+    let mut delete = follow::Entity::delete_many()
+        .filter(follow::Column::FollowerId.eq(follower))
+        .filter(follow::Column::FolloweeId.eq(followee));
     if let Some(state) = only {
-        let s = q.bind(state);
-        q.push(&format!(" AND state = {s}"));
+        delete = delete.filter(follow::Column::State.eq(state));
     }
-    Ok(q.execute(txn).await? > 0)
+    Ok(delete.exec(txn).await?.rows_affected > 0)
 }
 
 /// The viewer follows `target`: approved at once if `target` is public, pending if
@@ -125,13 +134,16 @@ pub async fn follow_user(
                 Visibility::Public => FollowState::Approved,
                 Visibility::Private => FollowState::Pending,
             };
-            let mut q = Sql::default();
-            let (a, b, s, t) = (q.bind(viewer), q.bind(target), q.bind(state), q.bind(now_us()));
-            q.push(&format!(
-                "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ({a}, {b}, {s}, {t}) \
-                 ON CONFLICT DO NOTHING"
-            ));
-            q.execute(txn).await?;
+            let row = follow::ActiveModel {
+                follower_id: Set(viewer),
+                followee_id: Set(target),
+                state: Set(state),
+                created_at: Set(now_us()),
+            };
+            follow::Entity::insert(row)
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .exec_without_returning(txn)
+                .await?;
             let state = find_follow(txn, viewer, target).await?.unwrap_or(state);
             Ok((state, followee))
         })
@@ -161,12 +173,14 @@ pub async fn approve_follow_request(
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Shared, viewer, Some(Other::Account(follower))).await?;
-            let mut q = Sql::default();
-            let (a, b) = (q.bind(follower), q.bind(viewer));
-            q.push(&format!(
-                "UPDATE follows SET state = 'APPROVED' WHERE follower_id = {a} AND followee_id = {b} AND state = 'PENDING'"
-            ));
-            if q.execute(txn).await? == 0 {
+            let approved = follow::Entity::update_many()
+                .col_expr(follow::Column::State, Expr::value(FollowState::Approved))
+                .filter(follow::Column::FollowerId.eq(follower))
+                .filter(follow::Column::FolloweeId.eq(viewer))
+                .filter(follow::Column::State.eq(FollowState::Pending))
+                .exec(txn)
+                .await?;
+            if approved.rows_affected == 0 {
                 return Err(AppError::NotFound);
             }
             visible_user_or_404(txn, viewer, follower).await
@@ -213,12 +227,10 @@ pub async fn remove_follower(
 
 /// Whether `blocker` has blocked `blocked` (one direction).
 async fn has_blocked(db: &impl ConnectionTrait, blocker: Uuid, blocked: Uuid) -> AppResult<bool> {
-    let mut q = Sql::default();
-    let (a, b) = (q.bind(blocker), q.bind(blocked));
-    q.push(&format!(
-        "SELECT 1 AS one FROM blocks WHERE blocker_id = {a} AND blocked_id = {b}"
-    ));
-    Ok(q.one(db).await?.is_some())
+    Ok(block::Entity::find_by_id((blocker, blocked))
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// The viewer blocks `target`: follows both ways and each one's likes on the other's
@@ -235,15 +247,17 @@ pub async fn block_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -> 
                 return Ok(());
             }
             visible_user_or_404(txn, viewer, target).await?;
-            let mut q = Sql::default();
-            let (a, b, t) = (q.bind(viewer), q.bind(target), q.bind(now_us()));
+            let row = block::ActiveModel {
+                blocker_id: Set(viewer),
+                blocked_id: Set(target),
+                created_at: Set(now_us()),
+            };
             // Held exclusively, the pair cannot gain a block meanwhile; the clause keeps a
             // duplicate from ever surfacing as an error all the same.
-            q.push(&format!(
-                "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ({a}, {b}, {t}) \
-                 ON CONFLICT DO NOTHING"
-            ));
-            q.execute(txn).await?;
+            block::Entity::insert(row)
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .exec_without_returning(txn)
+                .await?;
             delete_follow(txn, viewer, target, None).await?;
             delete_follow(txn, target, viewer, None).await?;
             remove_likes_by(txn, viewer, Some(target)).await?;
@@ -261,12 +275,10 @@ pub async fn unblock_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Exclusive, viewer, Some(Other::Account(target))).await?;
-            let mut q = Sql::default();
-            let (a, b) = (q.bind(viewer), q.bind(target));
-            q.push(&format!(
-                "DELETE FROM blocks WHERE blocker_id = {a} AND blocked_id = {b}"
-            ));
-            if q.execute(txn).await? > 0 {
+            let lifted = block::Entity::delete_by_id((viewer, target))
+                .exec(txn)
+                .await?;
+            if lifted.rows_affected > 0 {
                 return Ok(true);
             }
             visible_user_or_404(txn, viewer, target).await?;
@@ -284,16 +296,23 @@ pub async fn follow_counts(
     if users.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut q = Sql::default();
-    let ids = q.bind_list(users);
-    q.push(&format!(
-        "SELECT u.id, \
-         (SELECT COUNT(*) FROM follows f WHERE f.followee_id = u.id AND f.state = 'APPROVED') AS followers, \
-         (SELECT COUNT(*) FROM follows f WHERE f.follower_id = u.id AND f.state = 'APPROVED') AS following \
-         FROM users u WHERE u.id IN ({})",
-        ids
-    ));
-    q.all(db)
+    // The approved follows whose `side` is the account of the outer row.
+    let approved_with = |side: follow::Column| -> SelectStatement {
+        Query::select()
+            .expr(Func::count(Expr::col(sea_orm::sea_query::Asterisk)))
+            .from(follow::Entity)
+            .and_where(Expr::col((follow::Entity, side)).equals((user::Entity, user::Column::Id)))
+            .and_where(follow::Column::State.eq(FollowState::Approved))
+            .to_owned()
+    };
+    let query = Query::select()
+        .column((user::Entity, user::Column::Id))
+        .expr_as(approved_with(follow::Column::FolloweeId), "followers")
+        .expr_as(approved_with(follow::Column::FollowerId), "following")
+        .from(user::Entity)
+        .and_where(user::Column::Id.is_in(users.iter().copied()))
+        .to_owned();
+    db.query_all(&query)
         .await?
         .iter()
         .map(|r| {
@@ -314,23 +333,15 @@ pub async fn follow_states(
     if users.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut q = Sql::default();
-    let me = q.bind(viewer);
-    let ids = q.bind_list(users);
-    q.push(&format!(
-        "SELECT followee_id, state FROM follows WHERE follower_id = {me} AND followee_id IN ({})",
-        ids
-    ));
-    q.all(db)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                col::<Uuid>(r, "followee_id")?,
-                col::<FollowState>(r, "state")?,
-            ))
-        })
-        .collect()
+    let states: Vec<(Uuid, FollowState)> = follow::Entity::find()
+        .select_only()
+        .columns([follow::Column::FolloweeId, follow::Column::State])
+        .filter(follow::Column::FollowerId.eq(viewer))
+        .filter(follow::Column::FolloweeId.is_in(users.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(states.into_iter().collect())
 }
 
 /// The viewer's pending follow requests, newest first.
@@ -341,12 +352,20 @@ pub async fn follow_requests(
 ) -> AppResult<Page<PublicUser>> {
     let mut q = Sql::default();
     let me = q.bind(viewer);
-    q.push(&format!(
-        "SELECT {}, f.created_at AS k_time FROM follows f JOIN users u ON u.id = f.follower_id \
-         WHERE f.followee_id = {me} AND f.state = 'PENDING'",
-        public_user_columns("u")
-    ));
-    req.apply(&mut q, "f.created_at", "f.follower_id");
+    q.append(frag![
+        "SELECT ",
+        public_user_columns("u"),
+        ", f.created_at AS k_time FROM follows f JOIN users u ON u.id = f.follower_id \
+         WHERE f.followee_id = ",
+        me,
+        " AND f.state = ",
+        db::lit(FollowState::Pending)
+    ]);
+    req.apply(
+        &mut q,
+        &Ident::at("f", follow::Column::CreatedAt),
+        &Ident::at("f", follow::Column::FollowerId),
+    );
     page::fetch(db, &q, req, |u: &PublicUser| u.id).await
 }
 
@@ -358,10 +377,15 @@ pub async fn blocked_users(
 ) -> AppResult<Page<PublicUser>> {
     let mut q = Sql::default();
     let me = q.bind(viewer);
-    q.push(&format!(
-        "SELECT {}, b.created_at AS k_time FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = {me}",
-        public_user_columns("u")
-    ));
-    req.apply(&mut q, "b.created_at", "b.blocked_id");
+    q.append(frag![
+        "SELECT ", public_user_columns("u"),
+        ", b.created_at AS k_time FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = ",
+        me
+    ]);
+    req.apply(
+        &mut q,
+        &Ident::at("b", block::Column::CreatedAt),
+        &Ident::at("b", block::Column::BlockedId),
+    );
     page::fetch(db, &q, req, |u: &PublicUser| u.id).await
 }

@@ -1,8 +1,8 @@
 //! Videos: creation, deletion, and every list of them a viewer may see (Rule V).
-use entity::video;
+use entity::{like, user, video};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend,
-    FromQueryResult,
+    EntityTrait, FromQueryResult,
 };
 use uuid::Uuid;
 
@@ -12,10 +12,16 @@ use super::{
     page::{self, Page, PageRequest},
 };
 use crate::{
-    db::{self, now_us, Sql},
+    db::{self, now_us, Ident, Param, Sql},
     error::{AppError, AppResult},
+    frag,
     privacy::sql as policy,
 };
+
+/// `v.id`, `v.author_id`, `v.created_at`: columns of the video aliased `v`.
+fn v_col(column: video::Column) -> Ident {
+    Ident::at("v", column)
+}
 
 /// What `createVideo` receives.
 #[derive(Debug, Clone)]
@@ -114,10 +120,7 @@ pub async fn delete_video(db: &DatabaseConnection, viewer: Uuid, id: Uuid) -> Ap
                     "only the author may delete a video".into(),
                 ));
             }
-            let mut q = Sql::default();
-            let v = q.bind(id);
-            q.push(&format!("DELETE FROM videos WHERE id = {v}"));
-            q.execute(txn).await?;
+            video::Entity::delete_by_id(id).exec(txn).await?;
             Ok(())
         })
     })
@@ -129,15 +132,24 @@ pub async fn delete_video(db: &DatabaseConnection, viewer: Uuid, id: Uuid) -> Ap
 fn visible_select(
     q: &mut Sql,
     viewer: Option<Uuid>,
-    extra_from: &str,
-    time_col: &str,
-) -> Option<String> {
+    extra_from: &'static str,
+    time_col: &Ident,
+) -> Option<Param> {
     let v = viewer.map(|id| q.bind(id));
-    q.push(&format!(
-        "SELECT v.*, {}, {time_col} AS k_time FROM videos v JOIN users a ON a.id = v.author_id {extra_from} WHERE {}",
+    q.append(frag![
+        "SELECT v.*, ",
         counters::select_list("v"),
-        policy::video_visible(v.as_deref(), "v.author_id", "a.visibility")
-    ));
+        ", ",
+        time_col,
+        " AS k_time FROM videos v JOIN users a ON a.id = v.author_id ",
+        extra_from,
+        " WHERE ",
+        policy::video_visible(
+            v,
+            &v_col(video::Column::AuthorId),
+            &Ident::at("a", user::Column::Visibility)
+        )
+    ]);
     v
 }
 
@@ -151,9 +163,9 @@ pub async fn visible_videos(
         return Ok(Vec::new());
     }
     let mut q = Sql::default();
-    visible_select(&mut q, viewer, "", "v.created_at");
+    visible_select(&mut q, viewer, "", &v_col(video::Column::CreatedAt));
     let binds = q.bind_list(ids);
-    q.push(&format!(" AND v.id IN ({binds})"));
+    q.append(frag![" AND v.id IN (", binds, ")"]);
     let rows = q.all(db).await?;
     rows.iter()
         .map(|r| Ok(CountedVideo::from_query_result(r, "")?))
@@ -165,10 +177,12 @@ pub async fn visible_videos(
 pub async fn counted_video(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<CountedVideo>> {
     let mut q = Sql::default();
     let v = q.bind(id);
-    q.push(&format!(
-        "SELECT v.*, {} FROM videos v WHERE v.id = {v}",
-        counters::select_list("v")
-    ));
+    q.append(frag![
+        "SELECT v.*, ",
+        counters::select_list("v"),
+        " FROM videos v WHERE v.id = ",
+        v
+    ]);
     Ok(q.one(db)
         .await?
         .map(|r| CountedVideo::from_query_result(&r, ""))
@@ -191,11 +205,12 @@ pub async fn videos_by(
 /// many there are. Each row is still checked by Rule V as well.
 pub fn videos_by_sql(viewer: Option<Uuid>, author: Uuid, req: PageRequest) -> Sql {
     let mut q = Sql::default();
-    let v = visible_select(&mut q, viewer, "", "v.created_at");
+    let time = v_col(video::Column::CreatedAt);
+    let v = visible_select(&mut q, viewer, "", &time);
     let a = q.bind(author);
-    q.push(&format!(" AND v.author_id = {a}"));
-    let guard = policy::videos_of_visible(v.as_deref(), &a);
-    req.apply_if(&mut q, "v.created_at", "v.id", &guard);
+    q.append(frag![" AND v.author_id = ", a]);
+    let guard = policy::videos_of_visible(v, a);
+    req.apply_if(&mut q, &time, &v_col(video::Column::Id), &guard);
     q
 }
 
@@ -219,43 +234,59 @@ pub async fn feed(
 /// so it reads no private account's video either.
 pub fn feed_sql(backend: DbBackend, viewer: Option<Uuid>, req: PageRequest) -> Sql {
     let mut q = Sql::default();
+    let (time, id_col) = (v_col(video::Column::CreatedAt), v_col(video::Column::Id));
     let Some(id) = viewer else {
         // `author_private` (kept by triggers) leads `idx_videos_public_created`, so the walk
         // reads public authors' videos only; Rule V still checks each row.
-        visible_select(&mut q, None, "", "v.created_at");
-        q.push(" AND v.author_private = 0");
-        req.apply(&mut q, "v.created_at", "v.id");
+        visible_select(&mut q, None, "", &time);
+        q.append(" AND v.author_private = 0");
+        req.apply(&mut q, &time, &id_col);
         return q;
     };
     let me = q.bind(id);
-    q.push(&format!(
-        "WITH feed_authors AS MATERIALIZED (SELECT {me} AS id UNION SELECT f.followee_id FROM follows f \
-         WHERE f.follower_id = {me} AND f.state = 'APPROVED') \
-         SELECT v.*, {}, v.created_at AS k_time FROM feed_authors fa CROSS JOIN ",
-        counters::select_list("v")
-    ));
+    q.append(frag![
+        "WITH feed_authors AS MATERIALIZED (SELECT ",
+        me,
+        " AS id UNION SELECT f.followee_id FROM follows f \
+         WHERE f.follower_id = ",
+        me,
+        " AND f.state = ",
+        db::lit(entity::FollowState::Approved),
+        ") \
+         SELECT v.*, ",
+        counters::select_list("v"),
+        ", v.created_at AS k_time FROM feed_authors fa CROSS JOIN "
+    ]);
     if backend == DbBackend::Postgres {
         // The author's row is joined by key inside the `LATERAL` and Rule V tested outside
         // it, once per row: outside, the planner expects up to followees × (first + 1) rows
         // and hashes all of `users` for them; inside, its hashed block subplans would be
         // rebuilt for every account. Rule V is the same for all of an account's videos, so
         // filtering after the per-account limit loses none.
-        q.push(
+        q.append(
             "LATERAL (SELECT v.*, a.visibility AS author_visibility FROM videos v \
              JOIN users a ON a.id = v.author_id WHERE v.author_id = fa.id",
         );
-        req.apply(&mut q, "v.created_at", "v.id");
-        q.push(&format!(
-            ") v WHERE {}",
-            policy::video_visible(Some(&me), "v.author_id", "v.author_visibility")
-        ));
+        req.apply(&mut q, &time, &id_col);
+        q.append(frag![
+            ") v WHERE ",
+            policy::video_visible(
+                Some(me),
+                &v_col(video::Column::AuthorId),
+                &Ident::new("v.author_visibility")
+            )
+        ]);
     } else {
-        q.push(&format!(
-            "videos v ON v.author_id = fa.id JOIN users a ON a.id = v.author_id WHERE {}",
-            policy::video_visible(Some(&me), "v.author_id", "a.visibility")
-        ));
+        q.append(frag![
+            "videos v ON v.author_id = fa.id JOIN users a ON a.id = v.author_id WHERE ",
+            policy::video_visible(
+                Some(me),
+                &v_col(video::Column::AuthorId),
+                &Ident::at("a", user::Column::Visibility)
+            )
+        ]);
     }
-    req.apply(&mut q, "v.created_at", "v.id");
+    req.apply(&mut q, &time, &id_col);
     q
 }
 
@@ -278,18 +309,25 @@ pub async fn liked_videos(
 /// cannot be decided up front (README, "Timing").
 pub fn liked_videos_sql(viewer: Option<Uuid>, liker: Uuid, req: PageRequest) -> Sql {
     let mut q = Sql::default();
-    let v = visible_select(
-        &mut q,
-        viewer,
-        "JOIN likes l ON l.video_id = v.id",
-        "l.created_at",
-    );
+    let time = Ident::at("l", like::Column::CreatedAt);
+    let v = visible_select(&mut q, viewer, "JOIN likes l ON l.video_id = v.id", &time);
     let u = q.bind(liker);
-    q.push(&format!(
-        " AND l.user_id = {u} AND {}",
-        policy::like_visible(v.as_deref(), "l.user_id", "l.audience")
-    ));
-    let guard = policy::likes_of_visible(v.as_deref(), &u);
-    req.apply_if(&mut q, "l.created_at", "l.video_id", &guard);
+    q.append(frag![
+        " AND l.user_id = ",
+        u,
+        " AND ",
+        policy::like_visible(
+            v,
+            &Ident::at("l", like::Column::UserId),
+            &Ident::at("l", like::Column::Audience)
+        )
+    ]);
+    let guard = policy::likes_of_visible(v, u);
+    req.apply_if(
+        &mut q,
+        &time,
+        &Ident::at("l", like::Column::VideoId),
+        &guard,
+    );
     q
 }

@@ -292,8 +292,8 @@ async fn guards(db: &DatabaseConnection, viewer: Option<Uuid>, account: Uuid) ->
     let a = q.bind(account);
     q.push(&format!(
         "SELECT CASE WHEN {} THEN 1 ELSE 0 END AS likes, CASE WHEN {} THEN 1 ELSE 0 END AS videos",
-        policy::likes_of_visible(v.as_deref(), &a),
-        policy::videos_of_visible(v.as_deref(), &a)
+        policy::likes_of_visible(v, a),
+        policy::videos_of_visible(v, a)
     ));
     let row = q.one(db).await.expect("guards").expect("a row");
     (

@@ -165,7 +165,7 @@ async fn insert_videos(db: &DatabaseConnection, author: Uuid, n: usize, t0: i64)
         ];
         q.push(&format!(
             "INSERT INTO videos (id, author_id, caption, hashtags, created_at, view_count) VALUES ({}, 0)",
-            parts.join(", ")
+            tally::db::Frag::join(parts, ", ")
         ));
         q.execute(db).await.expect("insert video");
         ids.push(id);
@@ -185,7 +185,7 @@ async fn insert_likes(db: &DatabaseConnection, liker: Uuid, aud: Audience, video
         ];
         q.push(&format!(
             "INSERT INTO likes (video_id, user_id, audience, created_at) VALUES ({})",
-            parts.join(", ")
+            tally::db::Frag::join(parts, ", ")
         ));
         q.execute(db).await.expect("insert like");
     }
