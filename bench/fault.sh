@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fault run (issue 4): Tally (release build) on a PostgreSQL instance of its own, a like
 # storm over HTTP, the database stopped and started again mid-storm, then every acknowledged
-# like and every counter checked (bench/src/bin/fault.rs does the storm and the checks).
+# like and every counter checked (bench/src/bin/fault/ does the storm and the checks).
 #   bench/fault.sh                               # ≈ 20 s storm, 8 s outage, 20 s storm after recovery
 #   FAULT_STOP_MODE=immediate bench/fault.sh     # crash the database instead of a fast shutdown
 #   bench/fault.sh --clients 64 --outage-secs 12 # extra arguments go to the `fault` client

@@ -116,12 +116,15 @@ pub async fn seed_and_print(
         .await
         .map_err(fail("video"))?;
         for fan in [&ana, &ben, &cleo, &dev, &eli, &fay] {
-            like_video(db, fan.id, dance.id)
+            like_video(db, fan.id, dance.video.id)
                 .await
                 .map_err(fail("like"))?;
         }
         println!("Demo world seeded (every password: {DEMO_PASSWORD}).");
-        println!("Video to try: {}", ids.encode_id(Kind::Video, dance.id));
+        println!(
+            "Video to try: {}",
+            ids.encode_id(Kind::Video, dance.video.id)
+        );
     }
     for handle in ["maya.creates", "ana"] {
         if let Some(u) = crate::domain::social::visible_user_by_handle(db, None, handle)

@@ -16,6 +16,7 @@ use super::{
     page::{Page, PageRequest},
     public_user_columns,
     videos::counted_video,
+    visible::{VideoId, Visible},
     PublicUser,
 };
 use crate::{
@@ -31,7 +32,7 @@ pub async fn like_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
-) -> AppResult<CountedVideo> {
+) -> AppResult<Visible<CountedVideo>> {
     change_like(db, viewer, video_id, Toggle::Like).await
 }
 
@@ -40,7 +41,7 @@ pub async fn unlike_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
-) -> AppResult<CountedVideo> {
+) -> AppResult<Visible<CountedVideo>> {
     change_like(db, viewer, video_id, Toggle::Unlike).await
 }
 
@@ -62,7 +63,7 @@ async fn change_like(
     viewer: Uuid,
     video_id: Uuid,
     toggle: Toggle,
-) -> AppResult<CountedVideo> {
+) -> AppResult<Visible<CountedVideo>> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Shared, viewer, Some(Other::AuthorOf(video_id))).await?;
@@ -83,9 +84,8 @@ async fn change_like(
             // video without checking again (the author's `removeFollower` committed since then,
             // which does not wait for this like, is later in the serial order and must not
             // turn a like that happened into a `NOT_FOUND`).
-            counted_video(txn, video_id)
-                .await?
-                .ok_or(AppError::NotFound)
+            let video = counted_video(txn, video_id).await?;
+            video.map(Visible::checked).ok_or(AppError::NotFound)
         })
     })
     .await
@@ -287,8 +287,7 @@ pub struct VisibleLikers {
 }
 
 /// One page of visible likers (Rule L) per `(video, page)` request, newest like first, with
-/// each video's visible total, all in one statement. The caller has established that the
-/// viewer can see each video (Rule V).
+/// each video's visible total, all in one statement, for videos the viewer can see (Rule V).
 ///
 /// Each page is the merge of one bounded stream per [`LikeGrant`] (see
 /// [`LikeGrant::stream`]), so its cost does not depend on how many likes the viewer cannot
@@ -297,12 +296,13 @@ pub struct VisibleLikers {
 pub async fn visible_likers_batch(
     db: &(impl ConnectionTrait + TransactionTrait),
     viewer: Option<Uuid>,
-    requests: &[(Uuid, PageRequest)],
-) -> AppResult<HashMap<(Uuid, PageRequest), VisibleLikers>> {
+    requests: &[(Visible<VideoId>, PageRequest)],
+) -> AppResult<HashMap<(Visible<VideoId>, PageRequest), VisibleLikers>> {
     if requests.is_empty() {
         return Ok(HashMap::new());
     }
-    let q = visible_likers_sql(viewer, requests);
+    let ids: Vec<(Uuid, PageRequest)> = requests.iter().map(|(v, r)| (v.0, *r)).collect();
+    let q = visible_likers_sql(viewer, &ids);
     let mut rows: Vec<Vec<(Keyset, Liker)>> = vec![Vec::new(); requests.len()];
     let mut totals = vec![0i64; requests.len()];
     for row in q.all_planned_for_values(db).await? {
@@ -333,7 +333,8 @@ pub async fn visible_likers_batch(
 }
 
 /// The statement behind [`visible_likers_batch`] (also run by the benchmark's raw floor
-/// and shown with `EXPLAIN`).
+/// and shown with `EXPLAIN`). It pages the likes of any video it is given: Rule V is
+/// [`visible_likers_batch`]'s to have applied.
 pub fn visible_likers_sql(viewer: Option<Uuid>, requests: &[(Uuid, PageRequest)]) -> Sql {
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));

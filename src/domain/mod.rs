@@ -8,6 +8,7 @@ pub mod likes;
 pub mod page;
 pub mod social;
 pub mod videos;
+pub mod visible;
 
 use std::collections::HashMap;
 
@@ -67,10 +68,10 @@ impl From<user::Model> for PublicUser {
     }
 }
 
-/// Accounts by ID (callers ask only for accounts the viewer may see), public columns only.
+/// Accounts the viewer may see, by ID, public columns only.
 pub async fn users_by_ids(
     db: &impl ConnectionTrait,
-    ids: &[Uuid],
+    ids: &[visible::Visible<visible::UserId>],
 ) -> AppResult<HashMap<Uuid, PublicUser>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
@@ -78,7 +79,7 @@ pub async fn users_by_ids(
     let rows = user::Entity::find()
         .select_only()
         .columns(PUBLIC_USER_COLUMNS)
-        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .filter(user::Column::Id.is_in(ids.iter().map(|id| id.0)))
         .into_model::<PublicUser>()
         .all(db)
         .await?;

@@ -10,6 +10,7 @@ use super::{
     counters::{self, CountedVideo},
     hold::{hold, Hold},
     page::{self, Page, PageRequest},
+    visible::Visible,
 };
 use crate::{
     db::{self, now_us, Ident, Param, Sql},
@@ -82,7 +83,7 @@ pub async fn create_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     input: NewVideo,
-) -> AppResult<video::Model> {
+) -> AppResult<Visible<CountedVideo>> {
     validate(&input)?;
     let tags: Vec<String> = input.hashtags.iter().map(|h| h.trim().to_owned()).collect();
     let model = video::ActiveModel {
@@ -99,7 +100,12 @@ pub async fn create_video(
         Box::pin(async move {
             // Held, the account cannot be deleted before the video is in.
             hold(txn, Hold::Shared, viewer, None).await?;
-            Ok(model.insert(txn).await?)
+            let video = model.insert(txn).await?;
+            // The viewer's own video, which it sees.
+            Ok(Visible::checked(CountedVideo {
+                video,
+                like_count: 0,
+            }))
         })
     })
     .await
@@ -158,7 +164,7 @@ pub async fn visible_videos(
     db: &impl ConnectionTrait,
     viewer: Option<Uuid>,
     ids: &[Uuid],
-) -> AppResult<Vec<CountedVideo>> {
+) -> AppResult<Vec<Visible<CountedVideo>>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -168,7 +174,7 @@ pub async fn visible_videos(
     q.append(frag![" AND v.id IN (", binds, ")"]);
     let rows = q.all(db).await?;
     rows.iter()
-        .map(|r| Ok(CountedVideo::from_query_result(r, "")?))
+        .map(|r| Ok(Visible::checked(CountedVideo::from_query_result(r, "")?)))
         .collect()
 }
 
@@ -195,9 +201,10 @@ pub async fn videos_by(
     viewer: Option<Uuid>,
     author: Uuid,
     req: PageRequest,
-) -> AppResult<Page<CountedVideo>> {
+) -> AppResult<Page<Visible<CountedVideo>>> {
     let q = videos_by_sql(viewer, author, req);
-    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+    let page = page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await?;
+    Ok(page.checked())
 }
 
 /// The statement of [`videos_by`]. Rule V on the author ([`policy::videos_of_visible`]) is
@@ -220,9 +227,10 @@ pub async fn feed(
     db: &impl ConnectionTrait,
     viewer: Option<Uuid>,
     req: PageRequest,
-) -> AppResult<Page<CountedVideo>> {
+) -> AppResult<Page<Visible<CountedVideo>>> {
     let q = feed_sql(db.get_database_backend(), viewer, req);
-    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+    let page = page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await?;
+    Ok(page.checked())
 }
 
 /// The statement of [`feed`]. Signed in, it is driven by the viewer and its approved
@@ -297,9 +305,10 @@ pub async fn liked_videos(
     viewer: Option<Uuid>,
     liker: Uuid,
     req: PageRequest,
-) -> AppResult<Page<CountedVideo>> {
+) -> AppResult<Page<Visible<CountedVideo>>> {
     let q = liked_videos_sql(viewer, liker, req);
-    page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await
+    let page = page::fetch(db, &q, req, |v: &CountedVideo| v.video.id).await?;
+    Ok(page.checked())
 }
 
 /// The statement of [`liked_videos`]. Rule L's account-level part on the liker

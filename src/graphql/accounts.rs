@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::{db, ids, signed_in, viewer},
-    loaders::{gql, uuids, RequestLoader},
+    loaders::{gql, RequestLoader},
     nodes::User,
 };
 use crate::{
@@ -14,6 +14,7 @@ use crate::{
     domain::{
         self,
         accounts::{AccountChanges, Provision, SignUp},
+        visible::{UserId, Visible},
         PublicUser,
     },
     error::AppError,
@@ -171,19 +172,21 @@ impl UserProfile {
     }
 }
 
-/// Key: an account by ID (asked only for accounts the viewer may see).
+/// Key: an account the viewer may see, by ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UserById(pub uuid::Uuid);
+pub struct UserById(pub Visible<UserId>);
 
 impl Loader<UserById> for RequestLoader {
     type Value = PublicUser;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, PublicUser>, Self::Error> {
-        let users = domain::users_by_ids(&self.db, &uuids(keys, |k| k.0))
-            .await
-            .map_err(gql)?;
-        Ok(users.into_iter().map(|(k, u)| (UserById(k), u)).collect())
+        let ids: Vec<Visible<UserId>> = keys.iter().map(|k| k.0).collect();
+        let users = domain::users_by_ids(&self.db, &ids).await.map_err(gql)?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| users.get(&k.0 .0).map(|u| (*k, u.clone())))
+            .collect())
     }
 }
 

@@ -19,6 +19,7 @@ use crate::{
         self,
         likes::VisibleLikers,
         page::{Page, PageRequest},
+        visible::{VideoId, Visible},
         PublicUser,
     },
     ids::{CursorKind, Kind},
@@ -51,16 +52,16 @@ pub struct VideoLikes(pub Video);
 impl VideoLikes {
     /// Every like, visible or not.
     async fn like_count(&self) -> i32 {
-        int(self.0.like_count)
+        int(self.0.like_count())
     }
     /// Whether the viewer liked this video; false for anonymous viewers.
     async fn viewer_has_liked(&self, ctx: &Context<'_>) -> Result<bool> {
-        let video = &self.0;
-        if let Some(liked) = video.batch.as_ref().and_then(|b| b.liked.as_ref()) {
-            return Ok(liked.contains(&video.model.id));
+        let id = self.0.model().id;
+        if let Some(liked) = self.0.batch().and_then(|b| b.liked.as_ref()) {
+            return Ok(liked.contains(&id));
         }
         Ok(loaders(ctx)?
-            .load_one(ViewerLiked(video.model.id))
+            .load_one(ViewerLiked(id))
             .await?
             .unwrap_or(false))
     }
@@ -74,11 +75,8 @@ impl VideoLikes {
     ) -> Result<LikerConnection> {
         let req = page_request(ctx, CursorKind::Likers, first, after)?;
         let video = &self.0;
-        let id = video.model.id;
-        let prefetched = video
-            .batch
-            .as_ref()
-            .and_then(|b| b.liker_pages.get(&(id, req)));
+        let id = video.id();
+        let prefetched = video.batch().and_then(|b| b.liker_pages.get(&(id, req)));
         let likers = match prefetched {
             Some(p) => Some(p.clone()),
             None => loaders(ctx)?.load_one(LikerPage(id, req)).await?,
@@ -102,7 +100,7 @@ impl VideoLikes {
                 .collect(),
             page_info,
             total_count: int(total),
-            hidden_count: int(video.like_count - total),
+            hidden_count: int(video.like_count() - total),
         })
     }
 }
@@ -145,9 +143,9 @@ impl Loader<ViewerLiked> for RequestLoader {
     }
 }
 
-/// Key: one page of a video's visible likers.
+/// Key: one page of the visible likers of a video the viewer may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LikerPage(pub Uuid, pub PageRequest);
+pub struct LikerPage(pub Visible<VideoId>, pub PageRequest);
 
 impl Loader<LikerPage> for RequestLoader {
     type Value = VisibleLikers;
@@ -157,7 +155,8 @@ impl Loader<LikerPage> for RequestLoader {
         &self,
         keys: &[LikerPage],
     ) -> Result<HashMap<LikerPage, VisibleLikers>, Self::Error> {
-        let requests: Vec<(Uuid, PageRequest)> = keys.iter().map(|k| (k.0, k.1)).collect();
+        let requests: Vec<(Visible<VideoId>, PageRequest)> =
+            keys.iter().map(|k| (k.0, k.1)).collect();
         let pages = domain::likes::visible_likers_batch(&self.db, self.viewer.id(), &requests)
             .await
             .map_err(gql)?;

@@ -10,7 +10,11 @@ use std::sync::Arc;
 use entity::{user, video};
 
 use super::prefetch::VideoBatch;
-use crate::domain::{counters::CountedVideo, PublicUser};
+use crate::domain::{
+    counters::CountedVideo,
+    visible::{UserId, VideoId, Visible},
+    PublicUser,
+};
 
 /// An account as a viewer sees it.
 #[derive(Clone, Debug)]
@@ -22,21 +26,51 @@ impl From<user::Model> for User {
     }
 }
 
-/// A video the viewer can see (only visibility-checked queries construct one), with the
-/// answers prefetched for the page it belongs to, if any.
+/// A video the viewer can see (only visibility-checked queries make a [`Visible`] one), with
+/// the answers prefetched for the page it belongs to, if any.
 #[derive(Clone, Debug)]
 pub struct Video {
-    pub model: video::Model,
-    pub like_count: i64,
-    pub batch: Option<Arc<VideoBatch>>,
+    video: Visible<CountedVideo>,
+    batch: Option<Arc<VideoBatch>>,
 }
 
-impl From<CountedVideo> for Video {
-    fn from(v: CountedVideo) -> Self {
+impl From<Visible<CountedVideo>> for Video {
+    fn from(video: Visible<CountedVideo>) -> Self {
+        Video { video, batch: None }
+    }
+}
+
+impl Video {
+    /// The video, with `batch` prefetched for the page it is on.
+    pub fn on_page(video: Visible<CountedVideo>, batch: Arc<VideoBatch>) -> Self {
         Video {
-            model: v.video,
-            like_count: v.like_count,
-            batch: None,
+            video,
+            batch: Some(batch),
         }
+    }
+
+    /// Its row.
+    pub fn model(&self) -> &video::Model {
+        &self.video.video
+    }
+
+    /// Every like, whoever may see it.
+    pub fn like_count(&self) -> i64 {
+        self.video.like_count
+    }
+
+    /// Its ID, for questions about a visible video.
+    pub fn id(&self) -> Visible<VideoId> {
+        self.video.id()
+    }
+
+    /// Its author, whom the viewer may see.
+    pub fn author(&self) -> Visible<UserId> {
+        self.video.author()
+    }
+
+    /// What was prefetched for its page, if it is on one.
+    pub fn batch(&self) -> Option<&VideoBatch> {
+        self.batch.as_deref()
     }
 }

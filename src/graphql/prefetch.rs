@@ -6,12 +6,18 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::{Context, Result, Value};
-use entity::video;
 use uuid::Uuid;
 
 use super::context::{db, page_request, viewer};
 use crate::{
-    domain::{self, likes::VisibleLikers, page::PageRequest, PublicUser},
+    domain::{
+        self,
+        counters::CountedVideo,
+        likes::VisibleLikers,
+        page::PageRequest,
+        visible::{UserId, VideoId, Visible},
+        PublicUser,
+    },
     ids::CursorKind,
 };
 
@@ -20,7 +26,7 @@ use crate::{
 pub struct VideoBatch {
     pub authors: HashMap<Uuid, PublicUser>,
     pub liked: Option<HashSet<Uuid>>,
-    pub liker_pages: HashMap<(Uuid, PageRequest), VisibleLikers>,
+    pub liker_pages: HashMap<(Visible<VideoId>, PageRequest), VisibleLikers>,
 }
 
 /// The `visibleLikers` page requests in the selection; arguments that fail validation are
@@ -52,12 +58,12 @@ fn liker_requests(ctx: &Context<'_>, likers: &async_graphql::Lookahead<'_>) -> V
 }
 
 /// Fetches what the selection under `edges.node` needs for `videos`.
-pub async fn prefetch(ctx: &Context<'_>, videos: &[video::Model]) -> Result<VideoBatch> {
+pub async fn prefetch(ctx: &Context<'_>, videos: &[Visible<CountedVideo>]) -> Result<VideoBatch> {
     let node = ctx.look_ahead().field("edges").field("node");
     let (db, viewer) = (db(ctx)?, viewer(ctx).id());
-    let ids: Vec<Uuid> = videos.iter().map(|v| v.id).collect();
+    let ids: Vec<Visible<VideoId>> = videos.iter().map(Visible::id).collect();
     let likers = node.field("visibleLikers");
-    let requests: Vec<(Uuid, PageRequest)> = liker_requests(ctx, &likers)
+    let requests: Vec<(Visible<VideoId>, PageRequest)> = liker_requests(ctx, &likers)
         .into_iter()
         .flat_map(|req| ids.iter().map(move |id| (*id, req)))
         .collect();
@@ -66,12 +72,13 @@ pub async fn prefetch(ctx: &Context<'_>, videos: &[video::Model]) -> Result<Vide
         if !node.field("author").exists() {
             return Ok(HashMap::new());
         }
-        let author_ids: Vec<Uuid> = videos.iter().map(|v| v.author_id).collect();
+        let author_ids: Vec<Visible<UserId>> = videos.iter().map(Visible::author).collect();
         domain::users_by_ids(db, &author_ids).await
     };
     let liked = async {
         match viewer {
             Some(v) if node.field("viewerHasLiked").exists() => {
+                let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
                 domain::likes::viewer_likes(db, v, &ids).await.map(Some)
             }
             _ => Ok(None),

@@ -13,7 +13,9 @@ use super::{
     prefetch::prefetch,
 };
 use crate::{
-    domain::{self, counters::CountedVideo, page::Page, videos::NewVideo, PublicUser},
+    domain::{
+        self, counters::CountedVideo, page::Page, videos::NewVideo, visible::Visible, PublicUser,
+    },
     error::AppError,
     ids::{CursorKind, Kind},
 };
@@ -47,20 +49,17 @@ impl VideoConnection {
     pub async fn new(
         ctx: &Context<'_>,
         kind: CursorKind,
-        page: Page<CountedVideo>,
+        page: Page<Visible<CountedVideo>>,
     ) -> Result<Self> {
-        let models: Vec<_> = page.items.iter().map(|(_, v)| v.video.clone()).collect();
-        let batch = Arc::new(prefetch(ctx, &models).await?);
+        let videos: Vec<_> = page.items.iter().map(|(_, v)| v.clone()).collect();
+        let batch = Arc::new(prefetch(ctx, &videos).await?);
         let (edges, page_info) = edges_of(ctx, kind, page)?;
         Ok(VideoConnection {
             edges: edges
                 .into_iter()
                 .map(|(cursor, video)| VideoEdge {
                     cursor,
-                    node: Video {
-                        batch: Some(batch.clone()),
-                        ..Video::from(video)
-                    },
+                    node: Video::on_page(video, batch.clone()),
                 })
                 .collect(),
             page_info,
@@ -74,35 +73,31 @@ pub struct VideoFields(pub Video);
 #[Object]
 impl VideoFields {
     pub(super) async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
-        Ok(ID(ids(ctx)?.encode_id(Kind::Video, self.0.model.id)))
+        Ok(ID(ids(ctx)?.encode_id(Kind::Video, self.0.model().id)))
     }
     async fn author(&self, ctx: &Context<'_>) -> Result<User> {
-        let author_id = self.0.model.author_id;
-        let prefetched = self
-            .0
-            .batch
-            .as_ref()
-            .and_then(|b| b.authors.get(&author_id));
+        let author = self.0.author();
+        let prefetched = self.0.batch().and_then(|b| b.authors.get(&author.0));
         let author: Option<PublicUser> = match prefetched {
             Some(a) => Some(a.clone()),
-            None => loaders(ctx)?.load_one(UserById(author_id)).await?,
+            None => loaders(ctx)?.load_one(UserById(author)).await?,
         };
         author.map(User).ok_or_else(|| AppError::NotFound.into())
     }
     async fn caption(&self) -> &str {
-        &self.0.model.caption
+        &self.0.model().caption
     }
     async fn hashtags(&self) -> Vec<String> {
-        domain::videos::hashtags(&self.0.model)
+        domain::videos::hashtags(self.0.model())
     }
     async fn sound(&self) -> Option<&str> {
-        self.0.model.sound.as_deref()
+        self.0.model().sound.as_deref()
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        datetime(self.0.model.created_at)
+        datetime(self.0.model().created_at)
     }
     async fn view_count(&self) -> i32 {
-        int(self.0.model.view_count)
+        int(self.0.model().view_count)
     }
 }
 
@@ -171,11 +166,9 @@ impl VideosMutation {
             hashtags: input.hashtags.unwrap_or_default(),
             sound: input.sound,
         };
-        let video = domain::videos::create_video(db(ctx)?, me, input).await?;
-        Ok(Video::from(CountedVideo {
-            video,
-            like_count: 0,
-        }))
+        Ok(Video::from(
+            domain::videos::create_video(db(ctx)?, me, input).await?,
+        ))
     }
 
     /// Deletes one of the viewer's videos.

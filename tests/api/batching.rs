@@ -70,7 +70,7 @@ async fn feed_runs_the_same_small_number_of_statements_for_5_and_50_videos() {
         .map_err(|e| e.message())
         .expect("video");
         for fan in fans.iter().take(1 + i % fans.len()) {
-            like_video(&db, *fan, video.id)
+            like_video(&db, *fan, video.video.id)
                 .await
                 .map_err(|e| e.message())
                 .expect("like");

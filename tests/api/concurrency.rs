@@ -42,7 +42,7 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
     let mut tasks = Vec::new();
     for (i, fan) in fans.iter().copied().enumerate() {
         let db = h.db.clone();
-        let video = video.id;
+        let video = video.video.id;
         tasks.push(tokio::spawn(async move {
             for round in 0..6 {
                 // Everyone likes twice (idempotent); odd fans take it back on odd rounds.
@@ -61,7 +61,7 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
         t.await.expect("task").expect("no client-visible error");
     }
     let mut q = Sql::default();
-    let v = q.bind(video.id);
+    let v = q.bind(video.video.id);
     q.push(&format!(
         "SELECT COUNT(*) AS n FROM likes WHERE video_id = {v}"
     ));
@@ -80,7 +80,7 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
         .ok(
             None,
             "query($id: ID!) { video(id: $id) { likeCount } }",
-            json!({ "id": vid(video.id) }),
+            json!({ "id": vid(video.video.id) }),
         )
         .await;
     assert_eq!(d["video"]["likeCount"], 12);

@@ -346,6 +346,7 @@ async fn a_like_stopped_by_the_timeout_writes_nothing() {
     .await
     .map_err(|e| e.message())
     .expect("video")
+    .video
     .id;
     // Another transaction holds what the like must write: SQLite's write lock, or on
     // PostgreSQL the video's row (the like's row is inserted, then its counter waits).

@@ -151,7 +151,9 @@ async fn new_video(db: &DatabaseConnection, author: Uuid) -> Uuid {
         hashtags: vec![],
         sound: None,
     };
-    ok(create_video(db, author, video).await, "create video").id
+    ok(create_video(db, author, video).await, "create video")
+        .video
+        .id
 }
 
 /// Builds `spec` through the use cases, mirroring each step's documented effect in the model.

@@ -340,7 +340,7 @@ async fn build(db: &DatabaseConnection, setup: &Setup) -> Round {
             .await
             .map_err(|e| e.message())
             .expect("video");
-        video_ids.push(v.id);
+        video_ids.push(v.video.id);
     }
     for (l, j) in &setup.likes {
         like_video(db, ids[*l], video_ids[*j])
