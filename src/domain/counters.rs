@@ -6,7 +6,7 @@
 //! exact and no row has to exist beforehand.
 use entity::{like, video, video_like_counter as counter, Audience};
 use sea_orm::{
-    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SimpleExpr},
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryResult,
 };
@@ -17,6 +17,17 @@ use crate::{
     error::AppResult,
     frag,
 };
+
+/// The likes' filter "on a video of `author`".
+pub fn on_videos_of(author: Uuid) -> SimpleExpr {
+    like::Column::VideoId.in_subquery(
+        Query::select()
+            .column(video::Column::Id)
+            .from(video::Entity)
+            .and_where(video::Column::AuthorId.eq(author))
+            .to_owned(),
+    )
+}
 
 /// Counter rows per video.
 const SHARDS: u128 = 16;
@@ -198,15 +209,7 @@ pub async fn add_each_like(
         .from(like::Entity)
         .and_where(like::Column::UserId.eq(liker));
     if let Some(author) = author {
-        select.and_where(
-            like::Column::VideoId.in_subquery(
-                Query::select()
-                    .column(video::Column::Id)
-                    .from(video::Entity)
-                    .and_where(video::Column::AuthorId.eq(author))
-                    .to_owned(),
-            ),
-        );
+        select.and_where(on_videos_of(author));
     }
     if txn.get_database_backend() == DbBackend::Postgres {
         select.lock_with_tables(sea_orm::sea_query::LockType::Update, [like::Entity]);

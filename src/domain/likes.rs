@@ -232,15 +232,7 @@ pub async fn remove_likes_by(
     counters::add_each_like(txn, liker, author, Change::Remove).await?;
     let mut delete = like::Entity::delete_many().filter(like::Column::UserId.eq(liker));
     if let Some(author) = author {
-        delete = delete.filter(
-            like::Column::VideoId.in_subquery(
-                Query::select()
-                    .column(video::Column::Id)
-                    .from(video::Entity)
-                    .and_where(video::Column::AuthorId.eq(author))
-                    .to_owned(),
-            ),
-        );
+        delete = delete.filter(counters::on_videos_of(author));
     }
     delete.exec(txn).await?;
     Ok(())
