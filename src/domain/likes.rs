@@ -3,7 +3,7 @@ use std::collections::{HashMap, HashSet};
 
 use entity::{like, user, video, Audience};
 use sea_orm::{
-    sea_query::{Expr, OnConflict, Query},
+    sea_query::{Expr, OnConflict},
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     FromQueryResult, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
