@@ -468,7 +468,7 @@ mod tests {
             .execute_unprepared("INSERT INTO t VALUES (2)")
             .await
             .expect_err("the database is locked");
-        let code = database_error(&busy).and_then(|d| d.code().map(|c| c.into_owned()));
+        let code = database_error(&busy).and_then(|d| d.code().map(std::borrow::Cow::into_owned));
         assert!(is_transient(&busy.into()), "SQLITE_BUSY ({code:?})");
         txn.commit().await.expect("commit");
 

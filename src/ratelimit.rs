@@ -138,7 +138,7 @@ impl RateLimiter {
     /// Keys currently held over all buckets.
     pub fn tracked_keys(&self) -> usize {
         fn len<K: Hash + Eq + Clone>(l: &Option<Keyed<K>>) -> usize {
-            l.as_ref().map_or(0, |l| l.len())
+            l.as_ref().map_or(0, governor::RateLimiter::len)
         }
         len(&self.likes) + len(&self.follows) + len(&self.auth) + len(&self.login_handle)
     }

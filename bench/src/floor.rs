@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use sea_orm::DatabaseConnection;
 use tally::{
-    domain::{likes, page::PageRequest, videos},
+    domain::{likes, page::PageRequest, videos, visible::Visible},
     ids::Keyset,
 };
 use uuid::Uuid;
@@ -54,7 +54,7 @@ pub async fn deep_cursor(
     let found = videos::visible_videos(db, Some(viewer), &[video])
         .await
         .or_message()?;
-    let Some(video) = found.first().map(|v| v.id()) else {
+    let Some(video) = found.first().map(Visible::id) else {
         bail!("deep cursor: video not visible");
     };
     let mut after = None;

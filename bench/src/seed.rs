@@ -39,17 +39,16 @@ fn uuid_for(seed: u64, i: u64) -> Uuid {
 /// Seeds the dataset (see `bench/README.md`, "Dataset") in one transaction, then analyzes.
 pub async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Dataset> {
     use entity::{Audience, LikesVisibility as L, Visibility as V};
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    let max_size = args.sizes.iter().copied().max().unwrap_or(1000);
-    let storm_n = 40_000usize;
-    let n = max_size + storm_n + 1000;
-    let t0 = chrono::Utc::now().timestamp_micros() - 86_400_000_000;
-
     struct U {
         id: Uuid,
         vis: V,
         lv: L,
     }
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let max_size = args.sizes.iter().copied().max().unwrap_or(1000);
+    let storm_n = 40_000usize;
+    let n = max_size + storm_n + 1000;
+    let t0 = chrono::Utc::now().timestamp_micros() - 86_400_000_000;
     let mut users: Vec<U> = (0..n)
         .map(|i| {
             let vis = if rng.gen_bool(args.private_share) {
@@ -230,9 +229,6 @@ pub async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Datase
         let vid = uuid_for(args.seed ^ 0xFEED, k);
         let fans: Vec<usize> = (0..5)
             .map(|f| likers[(k as usize * 7 + f * 13) % max_size])
-            .collect();
-        let fans: Vec<usize> = fans
-            .into_iter()
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();

@@ -87,7 +87,7 @@ impl Extension for LimitsExtension {
     /// Anything else without a code is a bug: `INTERNAL`, its detail only in the log.
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        for error in response.errors.iter_mut() {
+        for error in &mut response.errors {
             let coded = error
                 .extensions
                 .as_ref()

@@ -236,7 +236,7 @@ async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
             };
             ok(update_account(db, uids[i], changes).await, "reopen");
             m.users[i].1 = Visibility::Public;
-            for ((_, followee), state) in m.follows.iter_mut() {
+            for ((_, followee), state) in &mut m.follows {
                 if *followee == uids[i] {
                     *state = FollowState::Approved;
                 }

@@ -207,7 +207,7 @@ impl World {
                 let was = account.visibility;
                 account.visibility = vis;
                 if was == Visibility::Private && vis == Visibility::Public {
-                    for ((_, a), s) in self.follows.iter_mut() {
+                    for ((_, a), s) in &mut self.follows {
                         if *a == u {
                             *s = FollowState::Approved;
                         }
