@@ -244,7 +244,7 @@ impl Sql {
     /// Appends SQL text as it is, unchecked: for test fixtures and the benchmark's seed
     /// data, which write their own statements. The service builds its statements with
     /// [`Sql::append`], from typed parts only.
-    pub fn push(&mut self, text: &str) -> &mut Self {
+    pub fn push_unchecked(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
     }

@@ -72,7 +72,7 @@ pub async fn insert_chunked<R>(
     for chunk in rows.chunks(per_chunk) {
         let mut q = Sql::default();
         let values: Vec<String> = chunk.iter().map(|r| bind_row(&mut q, r)).collect();
-        q.push(&format!(
+        q.push_unchecked(&format!(
             "INSERT INTO {table} ({cols}) VALUES {}",
             values.join(", ")
         ));
@@ -130,7 +130,7 @@ pub async fn insert_video(
         q.bind("[]"),
         q.bind(created),
     ];
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "INSERT INTO videos (id, author_id, caption, hashtags, created_at, view_count) VALUES ({}, 0)",
         tally::db::Frag::join(parts, ", ")
     ));
@@ -141,7 +141,7 @@ pub async fn insert_video(
         c.bind(everyone),
         c.bind(followers),
     ];
-    c.push(&format!(
+    c.push_unchecked(&format!(
         "INSERT INTO video_like_counters (video_id, shard, like_count, everyone_likes, followers_likes) \
          VALUES ({}, 0, {}, {}, {})",
         counts[0], counts[1], counts[2], counts[3]

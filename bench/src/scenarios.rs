@@ -169,7 +169,7 @@ pub async fn run_scenarios(
     let r = wrk(args.port, &path, args.like_clients, 2, args.duration)?;
     let mut q = Sql::default();
     let v = q.bind(data.hot_video);
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT {} AS like_count, (SELECT COUNT(*) FROM likes WHERE video_id = {v}) AS n",
         tally::domain::counters::sum(entity::video_like_counter::Column::LikeCount, v)
     ));

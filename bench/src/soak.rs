@@ -148,7 +148,7 @@ async fn run_soak(
         .with_context(|| format!("hot video likeCount: {answer}"))?;
     let mut q = Sql::default();
     let v = q.bind(data.hot_video);
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT COUNT(*) AS n FROM likes WHERE video_id = {v}"
     ));
     let row = q.one(db).await.or_message()?.context("count")?;

@@ -62,7 +62,7 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
     }
     let mut q = Sql::default();
     let v = q.bind(video.video.id);
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT COUNT(*) AS n FROM likes WHERE video_id = {v}"
     ));
     let row = q.one(&h.db).await.expect("query").expect("row");

@@ -210,7 +210,7 @@ pub async fn insert_follow(
         q.bind(state),
         q.bind(tally::db::now_us()),
     );
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ({a}, {b}, {s}, {t})"
     ));
     q.execute(db).await.expect("insert follow");
@@ -224,7 +224,7 @@ pub async fn insert_block(db: &impl ConnectionTrait, blocker: Uuid, blocked: Uui
         q.bind(blocked),
         q.bind(tally::db::now_us()),
     );
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ({a}, {b}, {t})"
     ));
     q.execute(db).await.expect("insert block");

@@ -258,7 +258,7 @@ async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
 /// Like rows as stored: `(video, user) → time`, to order the expected lists.
 async fn stored_likes(db: &DatabaseConnection) -> HashMap<(Uuid, Uuid), i64> {
     let mut q = Sql::default();
-    q.push("SELECT video_id, user_id, created_at FROM likes");
+    q.append("SELECT video_id, user_id, created_at FROM likes");
     let rows = q.all(db).await.expect("likes");
     rows.iter()
         .map(|r| {
@@ -274,7 +274,7 @@ async fn stored_likes(db: &DatabaseConnection) -> HashMap<(Uuid, Uuid), i64> {
 /// Video rows as stored: `video → time`, to order the expected lists.
 async fn stored_videos(db: &DatabaseConnection) -> HashMap<Uuid, i64> {
     let mut q = Sql::default();
-    q.push("SELECT id, created_at FROM videos");
+    q.append("SELECT id, created_at FROM videos");
     let rows = q.all(db).await.expect("videos");
     rows.iter()
         .map(|r| {
@@ -292,7 +292,7 @@ async fn guards(db: &DatabaseConnection, viewer: Option<Uuid>, account: Uuid) ->
     let mut q = Sql::default();
     let v = viewer.map(|id| q.bind(id));
     let a = q.bind(account);
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT CASE WHEN {} THEN 1 ELSE 0 END AS likes, CASE WHEN {} THEN 1 ELSE 0 END AS videos",
         policy::likes_of_visible(v, a),
         policy::videos_of_visible(v, a)
@@ -558,7 +558,7 @@ async fn a_like_carries_its_likers_audience_for_every_setting() {
             ok(like_video(&db, liker, video).await, "like");
             let mut q = Sql::default();
             let u = q.bind(liker);
-            q.push(&format!("SELECT audience FROM likes WHERE user_id = {u}"));
+            q.push_unchecked(&format!("SELECT audience FROM likes WHERE user_id = {u}"));
             let row = q.one(&db).await.expect("read").expect("the like");
             let label: entity::Audience = col(&row, "audience").expect("audience");
             assert_eq!(label, audience(vis, lv(n)), "{vis:?} / {:?}", lv(n));

@@ -232,7 +232,7 @@ async fn rows_mentioning(h: &Harness, table: &str, cols: &[&str], account: Uuid)
     let mut q = Sql::default();
     let a = q.bind(account);
     let cond: Vec<String> = cols.iter().map(|c| format!("{c} = {a}")).collect();
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT COUNT(*) AS n FROM {table} WHERE {}",
         cond.join(" OR ")
     ));

@@ -449,7 +449,7 @@ async fn observe(db: &DatabaseConnection, round: &Round) -> (World, BTreeMap<Str
     let mut w = World::default();
     let mut q = Sql::default();
     let ids = q.bind_list(&round.ids);
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT id, visibility, likes_visibility FROM users WHERE id IN ({ids})"
     ));
     for r in q.all(db).await.expect("users") {
@@ -464,7 +464,7 @@ async fn observe(db: &DatabaseConnection, round: &Round) -> (World, BTreeMap<Str
     }
     let mut q = Sql::default();
     let ids = q.bind_list(&round.ids);
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT follower_id, followee_id, state FROM follows WHERE follower_id IN ({ids}) OR followee_id IN ({ids})"
     ));
     for r in q.all(db).await.expect("follows") {
@@ -474,7 +474,7 @@ async fn observe(db: &DatabaseConnection, round: &Round) -> (World, BTreeMap<Str
     }
     let mut q = Sql::default();
     let ids = q.bind_list(&round.ids);
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT blocker_id, blocked_id FROM blocks WHERE blocker_id IN ({ids}) OR blocked_id IN ({ids})"
     ));
     for r in q.all(db).await.expect("blocks") {
@@ -484,7 +484,7 @@ async fn observe(db: &DatabaseConnection, round: &Round) -> (World, BTreeMap<Str
     }
     let mut q = Sql::default();
     let ids = q.bind_list(&round.ids);
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT v.caption, v.author_id, {} FROM videos v WHERE v.author_id IN ({ids})",
         counters::select_list("v")
     ));
@@ -501,7 +501,7 @@ async fn observe(db: &DatabaseConnection, round: &Round) -> (World, BTreeMap<Str
     let ids = q.bind_list(&round.ids);
     // (A round's videos are by its accounts; the nil UUID keeps `IN (…)` from being empty.)
     let vids = q.bind_list(&[&round.video_ids[..], &[Uuid::nil()]].concat());
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT l.user_id, v.caption FROM likes l JOIN videos v ON v.id = l.video_id \
          WHERE l.user_id IN ({ids}) OR l.video_id IN ({vids}) OR v.author_id IN ({ids})"
     ));
@@ -512,7 +512,7 @@ async fn observe(db: &DatabaseConnection, round: &Round) -> (World, BTreeMap<Str
     // Counter rows of deleted videos must be gone too.
     let mut q = Sql::default();
     let vids = q.bind_list(&[&round.video_ids[..], &[Uuid::nil()]].concat());
-    q.push(&format!(
+    q.push_unchecked(&format!(
         "SELECT COUNT(*) AS n FROM video_like_counters c WHERE c.video_id IN ({vids}) \
          AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = c.video_id)"
     ));
