@@ -104,12 +104,28 @@ pub struct Config {
     /// origins, comma-separated. Empty: same-origin only.
     #[arg(long, env = "TALLY_CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
+    /// Fix the service's current time at this RFC 3339 instant (`2026-03-01T12:00:00Z`): every
+    /// time it stores is then this one. For tests and demos; a warning is logged at start.
+    #[arg(long, env = "TALLY_NOW", value_parser = parse_now, global = true)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// Query, request and shutdown limits.
     #[command(flatten)]
     pub limits: Limits,
     /// Rate limits on mutations and where the client address comes from.
     #[command(flatten)]
     pub rate_limits: RateLimits,
+}
+
+/// `--now`: an RFC 3339 instant, in UTC.
+fn parse_now(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!(
+                "TALLY_NOW (--now) must be an RFC 3339 instant such as 2026-03-01T12:00:00Z, \
+                 not `{text}` ({e})"
+            )
+        })
 }
 
 impl Config {

@@ -30,11 +30,6 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
     Ok(db)
 }
 
-/// Microseconds since the Unix epoch: the unit of every stored time.
-pub fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
 /// The placeholder (`$n`) of a value bound to an [`Sql`] statement. Only [`Sql::bind`]
 /// makes one, so a fragment that takes a `Param` for a value can only ever splice in a
 /// placeholder, never the value's text.

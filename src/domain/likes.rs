@@ -20,20 +20,22 @@ use super::{
     PublicUser,
 };
 use crate::{
-    db::{self, col, now_us, Frag, Ident, Param, Sql},
+    db::{self, col, Frag, Ident, Param, Sql},
     error::{AppError, AppResult},
     frag,
     ids::Keyset,
     privacy::{sql as policy, LikeGrant},
 };
 
-/// The viewer likes a video it can see (`NOT_FOUND` otherwise). Liking twice keeps one like.
+/// The viewer likes a video it can see (`NOT_FOUND` otherwise), at `now` (microseconds,
+/// from the request's clock). Liking twice keeps one like (and its first time).
 pub async fn like_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
+    now: i64,
 ) -> AppResult<Visible<CountedVideo>> {
-    change_like(db, viewer, video_id, Toggle::Like).await
+    change_like(db, viewer, video_id, Toggle::Like { at: now }).await
 }
 
 /// The viewer takes back its like of a video it can see. Unliking twice is a no-op.
@@ -47,7 +49,10 @@ pub async fn unlike_video(
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Toggle {
-    Like,
+    /// Like, at this time.
+    Like {
+        at: i64,
+    },
     Unlike,
 }
 
@@ -113,8 +118,8 @@ async fn change_like_in_one_statement(
     let (u, v) = (q.bind(viewer), q.bind(video_id));
     let checked = checked_liker(u, v);
     let (change, sign) = match toggle {
-        Toggle::Like => {
-            let t = q.bind(now_us());
+        Toggle::Like { at } => {
+            let t = q.bind(at);
             let insert = frag![
                 "INSERT INTO likes (video_id, user_id, audience, created_at) \
                  SELECT ",
@@ -169,13 +174,13 @@ async fn change_like_step_by_step(
         return Ok(false);
     };
     match toggle {
-        Toggle::Like => {
+        Toggle::Like { at } => {
             let aud: Audience = col(&row, "audience")?;
             let new = like::ActiveModel {
                 video_id: Set(video_id),
                 user_id: Set(viewer),
                 audience: Set(aud),
-                created_at: Set(now_us()),
+                created_at: Set(at),
             };
             let inserted = like::Entity::insert(new)
                 .on_conflict(OnConflict::new().do_nothing().to_owned())

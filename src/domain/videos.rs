@@ -13,7 +13,7 @@ use super::{
     visible::Visible,
 };
 use crate::{
-    db::{self, now_us, Ident, Param, Sql},
+    db::{self, Ident, Param, Sql},
     error::{AppError, AppResult},
     frag,
     privacy::sql as policy,
@@ -78,11 +78,12 @@ fn validate(input: &NewVideo) -> AppResult<()> {
     Ok(())
 }
 
-/// Posts a video by the viewer.
+/// Posts a video by the viewer at `now` (microseconds, from the request's clock).
 pub async fn create_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     input: NewVideo,
+    now: i64,
 ) -> AppResult<Visible<CountedVideo>> {
     validate(&input)?;
     let tags: Vec<String> = input.hashtags.iter().map(|h| h.trim().to_owned()).collect();
@@ -92,7 +93,7 @@ pub async fn create_video(
         caption: Set(input.caption),
         hashtags: Set(serde_json::to_string(&tags).map_err(AppError::internal)?),
         sound: Set(input.sound),
-        created_at: Set(now_us()),
+        created_at: Set(now),
         view_count: Set(0),
     };
     db::transaction(db, move |txn| {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{
     accounts::UserById,
     connection::{datetime, edges_of, int, PageInfo},
-    context::{db, ids, loaders, page_request, signed_in, viewer},
+    context::{clock, db, ids, loaders, page_request, signed_in, viewer},
     limits::page_cost,
     nodes::{User, Video},
     prefetch::prefetch,
@@ -167,7 +167,7 @@ impl VideosMutation {
             sound: input.sound,
         };
         Ok(Video::from(
-            domain::videos::create_video(db(ctx)?, me, input).await?,
+            domain::videos::create_video(db(ctx)?, me, input, clock(ctx).now_us()).await?,
         ))
     }
 

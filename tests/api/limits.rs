@@ -342,6 +342,7 @@ async fn a_like_stopped_by_the_timeout_writes_nothing() {
             hashtags: vec![],
             sound: None,
         },
+        crate::helpers::now_us(),
     )
     .await
     .map_err(|e| e.message())

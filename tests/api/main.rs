@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod batching;
+mod clock;
 mod concurrency;
 mod faults;
 mod fuzz;

@@ -13,7 +13,8 @@ use std::{
 use entity::{user, AccountType, FollowState, LikesVisibility, Visibility};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 use tally::{
-    db::{col, now_us, Sql},
+    clock::Clock,
+    db::{col, Sql},
     domain::{
         accounts::{delete_account, update_account, AccountChanges},
         counters,
@@ -29,7 +30,7 @@ use tally::{
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
-use crate::helpers::{insert_block, insert_follow, Harness};
+use crate::helpers::{insert_block, insert_follow, now_us, Harness};
 
 fn rounds() -> usize {
     std::env::var("TALLY_RACE_ROUNDS")
@@ -336,14 +337,14 @@ async fn build(db: &DatabaseConnection, setup: &Setup) -> Round {
     }
     let mut video_ids = Vec::new();
     for (j, author) in setup.videos.iter().enumerate() {
-        let v = create_video(db, ids[*author], new_video(caption(j)))
+        let v = create_video(db, ids[*author], new_video(caption(j)), now_us())
             .await
             .map_err(|e| e.message())
             .expect("video");
         video_ids.push(v.video.id);
     }
     for (l, j) in &setup.likes {
-        like_video(db, ids[*l], video_ids[*j])
+        like_video(db, ids[*l], video_ids[*j], now_us())
             .await
             .map_err(|e| e.message())
             .expect("like");
@@ -371,7 +372,7 @@ fn code(e: AppError) -> &'static str {
 async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
     let id = |i: usize| round.ids[i];
     match op {
-        Op::Follow(f, a) => follow_user(db, id(f), id(a))
+        Op::Follow(f, a) => follow_user(db, id(f), id(a), now_us())
             .await
             .map(|(s, _)| format!("{s:?}"))
             .map_err(code),
@@ -387,7 +388,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
             .await
             .map(|_| String::new())
             .map_err(code),
-        Op::Block(v, t) => block_user(db, id(v), id(t))
+        Op::Block(v, t) => block_user(db, id(v), id(t), now_us())
             .await
             .map(|_| String::new())
             .map_err(code),
@@ -395,7 +396,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
             .await
             .map(|b| b.to_string())
             .map_err(code),
-        Op::Like(u, j) => like_video(db, id(u), round.video_ids[j])
+        Op::Like(u, j) => like_video(db, id(u), round.video_ids[j], now_us())
             .await
             .map(|v| format!("count={}", v.like_count))
             .map_err(code),
@@ -410,6 +411,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
                 visibility: Some(vis),
                 ..Default::default()
             },
+            Clock::System,
         )
         .await
         .map(|_| String::new())
@@ -421,6 +423,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
                 likes_visibility: Some(lv),
                 ..Default::default()
             },
+            Clock::System,
         )
         .await
         .map(|_| String::new())
@@ -429,7 +432,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
             .await
             .map(|_| String::new())
             .map_err(code),
-        Op::CreateVideo(u) => create_video(db, id(u), new_video(created_caption(u)))
+        Op::CreateVideo(u) => create_video(db, id(u), new_video(created_caption(u)), now_us())
             .await
             .map(|_| String::new())
             .map_err(code),

@@ -181,7 +181,7 @@ async fn insert_likes(db: &DatabaseConnection, liker: Uuid, aud: Audience, video
             q.bind(*v),
             q.bind(liker),
             q.bind(aud),
-            q.bind(tally::db::now_us() + i as i64),
+            q.bind(crate::helpers::now_us() + i as i64),
         ];
         q.push(&format!(
             "INSERT INTO likes (video_id, user_id, audience, created_at) VALUES ({})",
@@ -517,7 +517,7 @@ async fn the_feed_does_not_read_videos_of_private_accounts_it_does_not_follow() 
         visibility: Some(V::Public),
         ..Default::default()
     };
-    tally::domain::accounts::update_account(&db, private, public)
+    tally::domain::accounts::update_account(&db, private, public, tally::clock::Clock::System)
         .await
         .expect("turn public");
     let (_, now) = measure(None).await;
