@@ -105,6 +105,7 @@ pub async fn seed_and_print(
                 caption: "Rooftop dance at sunset".into(),
                 hashtags: vec!["dance".into(), "sunset".into()],
                 sound: Some("Golden Hour".into()),
+                duration_ms: Some(15_000),
             },
             clock.now_us(),
         )
@@ -117,6 +118,7 @@ pub async fn seed_and_print(
                 caption: "Behind the scenes".into(),
                 hashtags: vec!["bts".into()],
                 sound: None,
+                duration_ms: Some(42_000),
             },
             clock.now_us(),
         )

@@ -13,6 +13,8 @@ pub struct Model {
     pub sound: Option<String>,
     pub created_at: i64,
     pub view_count: i64,
+    /// Length in milliseconds, as given to `createVideo`.
+    pub duration_ms: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,7 +30,12 @@ pub struct NewVideo {
     pub caption: String,
     pub hashtags: Vec<String>,
     pub sound: Option<String>,
+    /// Length in milliseconds: 1..=[`MAX_DURATION_MS`].
+    pub duration_ms: Option<i32>,
 }
+
+/// The longest video: one hour.
+pub const MAX_DURATION_MS: i32 = 3_600_000;
 
 /// The hashtags of a stored video.
 pub fn hashtags(v: &video::Model) -> Vec<String> {
@@ -75,6 +80,15 @@ fn validate(input: &NewVideo) -> AppResult<()> {
             "sound must be at most 200 characters",
         ));
     }
+    if input
+        .duration_ms
+        .is_some_and(|d| !(1..=MAX_DURATION_MS).contains(&d))
+    {
+        return Err(AppError::bad_input(
+            "input.durationMs",
+            "durationMs must be 1–3,600,000 (milliseconds, at most an hour)",
+        ));
+    }
     Ok(())
 }
 
@@ -95,6 +109,7 @@ pub async fn create_video(
         sound: Set(input.sound),
         created_at: Set(now),
         view_count: Set(0),
+        duration_ms: Set(input.duration_ms),
     };
     db::transaction(db, move |txn| {
         let model = model.clone();

@@ -28,6 +28,8 @@ pub struct CreateVideoInput {
     /// At most 30, each 1–100 characters.
     pub hashtags: Option<Vec<String>>,
     pub sound: Option<String>,
+    /// Length in milliseconds, 1–3,600,000.
+    pub duration_ms: Option<i32>,
 }
 
 /// A page of videos.
@@ -165,6 +167,7 @@ impl VideosMutation {
             caption: input.caption,
             hashtags: input.hashtags.unwrap_or_default(),
             sound: input.sound,
+            duration_ms: input.duration_ms,
         };
         Ok(Video::from(
             domain::videos::create_video(db(ctx)?, me, input, clock(ctx).now_us()).await?,

@@ -64,6 +64,7 @@ async fn feed_runs_the_same_small_number_of_statements_for_5_and_50_videos() {
                 caption: format!("v{i}"),
                 hashtags: vec![],
                 sound: None,
+                duration_ms: None,
             },
             now_us(),
         )

@@ -25,6 +25,7 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
             caption: "hot".into(),
             hashtags: vec![],
             sound: None,
+            duration_ms: None,
         },
         crate::helpers::now_us(),
     )

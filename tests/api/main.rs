@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod analytics;
 mod batching;
 mod clock;
 mod concurrency;

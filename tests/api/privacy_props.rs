@@ -151,6 +151,7 @@ async fn new_video(db: &DatabaseConnection, author: Uuid) -> Uuid {
         caption: "c".into(),
         hashtags: vec![],
         sound: None,
+        duration_ms: None,
     };
     ok(
         create_video(db, author, video, now_us()).await,

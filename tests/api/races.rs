@@ -361,6 +361,7 @@ fn new_video(caption: String) -> NewVideo {
         caption,
         hashtags: vec![],
         sound: None,
+        duration_ms: None,
     }
 }
 
