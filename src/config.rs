@@ -306,6 +306,13 @@ pub struct RateLimits {
     #[arg(long, env = "TALLY_RATE_FOLLOWS_BURST", default_value_t = RateLimits::default().rate_follows_burst,
           value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub rate_follows_burst: u32,
+    /// `recordView` per account, or per client address when anonymous; `0` = off.
+    #[arg(long, env = "TALLY_RATE_VIEWS", default_value_t = RateLimits::default().rate_views, global = true)]
+    pub rate_views: Rate,
+    /// Views one principal may record at once before the rate applies.
+    #[arg(long, env = "TALLY_RATE_VIEWS_BURST", default_value_t = RateLimits::default().rate_views_burst,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_views_burst: u32,
     /// `signUp`/`logIn`/`provisionAccount`/`deleteAccount` per client address; `0` = off.
     #[arg(long, env = "TALLY_RATE_AUTH", default_value_t = RateLimits::default().rate_auth, global = true)]
     pub rate_auth: Rate,
@@ -339,6 +346,8 @@ impl Default for RateLimits {
             rate_likes_burst: 30,
             rate_follows: Rate::per(2, Duration::from_secs(1)),
             rate_follows_burst: 20,
+            rate_views: Rate::per(2, Duration::from_secs(1)),
+            rate_views_burst: 60,
             rate_auth: Rate::per(5, Duration::from_secs(60)),
             rate_auth_burst: 10,
             rate_login_handle: Rate::per(10, Duration::from_secs(3_600)),
@@ -354,6 +363,7 @@ impl RateLimits {
         RateLimits {
             rate_likes: Rate::OFF,
             rate_follows: Rate::OFF,
+            rate_views: Rate::OFF,
             rate_auth: Rate::OFF,
             rate_login_handle: Rate::OFF,
             ..RateLimits::default()

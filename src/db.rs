@@ -30,6 +30,17 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
     Ok(db)
 }
 
+/// Whether `e` is a database refusal of a row whose foreign key names no row (a row that
+/// referenced a video or account deleted since it was checked).
+pub fn is_foreign_key_violation(e: &AppError) -> bool {
+    let AppError::Internal(e) = e else {
+        return false;
+    };
+    e.downcast_ref::<DbErr>()
+        .and_then(DbErr::sql_err)
+        .is_some_and(|s| matches!(s, sea_orm::SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
 /// The placeholder (`$n`) of a value bound to an [`Sql`] statement. Only [`Sql::bind`]
 /// makes one, so a fragment that takes a `Param` for a value can only ever splice in a
 /// placeholder, never the value's text.

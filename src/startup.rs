@@ -20,7 +20,7 @@ use crate::{
     clock::Clock,
     config::{Config, Limits, RateLimits},
     cors::CorsOrigins,
-    db,
+    db, domain,
     error::{AppError, ErrorCode},
     graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
     graphql_http::{self, MediaType, Refusal, Wanted},
@@ -338,12 +338,18 @@ async fn execute(
         Err(e) => return refused(e, &batch, media),
     };
     let caller = state.rate_limiter.caller(http);
+    let header = |name: &str| http.headers().get(name).and_then(|v| v.to_str().ok());
+    let device = domain::analytics::device_class(
+        header("x-tally-device"),
+        header(header::USER_AGENT.as_str()),
+    );
     let mut executed = Vec::new();
     let mut prepare = |r| {
         let marker = Executed::default();
         executed.push(marker.clone());
         let r = request_data(r, &state.db, viewer)
             .data(state.clock)
+            .data(device)
             .data(caller.clone())
             .data(marker);
         match &subject {

@@ -5,8 +5,8 @@ use entity::{like, user, video, Audience};
 use sea_orm::{
     sea_query::{Expr, OnConflict},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -82,7 +82,7 @@ async fn change_like(
                 Ok(false) => return Err(AppError::NotFound),
                 // The author deleted the video after the check saw it: the insert's foreign
                 // key failed, and the transaction rolls back.
-                Err(e) if is_foreign_key_violation(&e) => return Err(AppError::NotFound),
+                Err(e) if db::is_foreign_key_violation(&e) => return Err(AppError::NotFound),
                 Err(e) => return Err(e),
             }
             // Rule V held when the like was written, in this transaction: the answer reads the
@@ -94,16 +94,6 @@ async fn change_like(
         })
     })
     .await
-}
-
-/// Whether `e` is a database refusal of a row whose foreign key names no row.
-fn is_foreign_key_violation(e: &AppError) -> bool {
-    let AppError::Internal(e) = e else {
-        return false;
-    };
-    e.downcast_ref::<DbErr>()
-        .and_then(DbErr::sql_err)
-        .is_some_and(|s| matches!(s, SqlErr::ForeignKeyConstraintViolation(_)))
 }
 
 /// PostgreSQL: [`change_like`] as one statement, in the caller's transaction; whether the

@@ -108,7 +108,6 @@ pub async fn create_video(
         hashtags: Set(serde_json::to_string(&tags).map_err(AppError::internal)?),
         sound: Set(input.sound),
         created_at: Set(now),
-        view_count: Set(0),
         duration_ms: Set(input.duration_ms),
     };
     db::transaction(db, move |txn| {

@@ -52,6 +52,7 @@ pub struct Mutation(
     social::SocialMutation,
     videos::VideosMutation,
     likes::LikesMutation,
+    analytics::AnalyticsMutation,
 );
 
 /// The schema type.

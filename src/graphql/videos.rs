@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     accounts::UserById,
-    connection::{datetime, edges_of, int, PageInfo},
+    connection::{datetime, edges_of, PageInfo},
     context::{clock, db, ids, loaders, page_request, signed_in, viewer},
     limits::page_cost,
     nodes::{User, Video},
@@ -97,9 +97,6 @@ impl VideoFields {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.model().created_at)
-    }
-    async fn view_count(&self) -> i32 {
-        int(self.0.model().view_count)
     }
 }
 

@@ -349,6 +349,23 @@ async fn build(db: &DatabaseConnection, setup: &Setup) -> Round {
             .map_err(|e| e.message())
             .expect("like");
     }
+    // Views of every video (by its author, who always sees it): a deleted video or account
+    // must take them with it.
+    for (j, author) in setup.videos.iter().enumerate() {
+        for viewer in [Some(ids[*author]); 2] {
+            tally::domain::analytics::record_view(
+                db,
+                viewer,
+                video_ids[j],
+                1_000,
+                entity::DeviceClass::Web,
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(|e| e.message())
+            .expect("view");
+        }
+    }
     Round {
         ids,
         video_ids,
@@ -513,20 +530,24 @@ async fn observe(db: &DatabaseConnection, round: &Round) -> (World, BTreeMap<Str
         let l = index(col(&r, "user_id").expect("liker"));
         w.likes.insert((l, col(&r, "caption").expect("caption")));
     }
-    // Counter rows of deleted videos must be gone too.
+    // Counter and view rows of deleted videos must be gone too.
     let mut q = Sql::default();
     let vids = q.bind_list(&[&round.video_ids[..], &[Uuid::nil()]].concat());
     q.push(&format!(
-        "SELECT COUNT(*) AS n FROM video_like_counters c WHERE c.video_id IN ({vids}) \
-         AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = c.video_id)"
+        "SELECT (SELECT COUNT(*) FROM video_like_counters c WHERE c.video_id IN ({vids}) \
+         AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = c.video_id)) \
+         + (SELECT COUNT(*) FROM video_view_counters c WHERE c.video_id IN ({vids}) \
+         AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = c.video_id)) \
+         + (SELECT COUNT(*) FROM video_views e WHERE e.video_id IN ({vids}) \
+         AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = e.video_id)) AS n"
     ));
     let orphans: i64 = col(&q.one(db).await.expect("orphans").expect("row"), "n").expect("n");
     counted.insert(ORPHANS.to_owned(), orphans);
     (w, counted)
 }
 
-/// The key of [`observe`]'s count of counter rows left by deleted videos.
-const ORPHANS: &str = "counter rows of deleted videos";
+/// The key of [`observe`]'s count of counter and view rows left by deleted videos.
+const ORPHANS: &str = "counter and view rows of deleted videos";
 
 /// Invariants every state must satisfy, whatever happened.
 fn check_invariants(w: &World, counted: &BTreeMap<String, i64>) -> Result<(), String> {

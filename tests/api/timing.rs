@@ -164,7 +164,7 @@ async fn insert_videos(db: &DatabaseConnection, author: Uuid, n: usize, t0: i64)
             q.bind(t0 + i as i64),
         ];
         q.push(&format!(
-            "INSERT INTO videos (id, author_id, caption, hashtags, created_at, view_count) VALUES ({}, 0)",
+            "INSERT INTO videos (id, author_id, caption, hashtags, created_at) VALUES ({})",
             tally::db::Frag::join(parts, ", ")
         ));
         q.execute(db).await.expect("insert video");
