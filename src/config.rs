@@ -104,12 +104,28 @@ pub struct Config {
     /// origins, comma-separated. Empty: same-origin only.
     #[arg(long, env = "TALLY_CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
+    /// Fix the service's current time at this RFC 3339 instant (`2026-03-01T12:00:00Z`): every
+    /// time it stores is then this one. For tests and demos; a warning is logged at start.
+    #[arg(long, env = "TALLY_NOW", value_parser = parse_now, global = true)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// Query, request and shutdown limits.
     #[command(flatten)]
     pub limits: Limits,
     /// Rate limits on mutations and where the client address comes from.
     #[command(flatten)]
     pub rate_limits: RateLimits,
+}
+
+/// `--now`: an RFC 3339 instant, in UTC.
+fn parse_now(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!(
+                "TALLY_NOW (--now) must be an RFC 3339 instant such as 2026-03-01T12:00:00Z, \
+                 not `{text}` ({e})"
+            )
+        })
 }
 
 impl Config {
@@ -290,6 +306,13 @@ pub struct RateLimits {
     #[arg(long, env = "TALLY_RATE_FOLLOWS_BURST", default_value_t = RateLimits::default().rate_follows_burst,
           value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub rate_follows_burst: u32,
+    /// `recordView` per account, or per client address when anonymous; `0` = off.
+    #[arg(long, env = "TALLY_RATE_VIEWS", default_value_t = RateLimits::default().rate_views, global = true)]
+    pub rate_views: Rate,
+    /// Views one principal may record at once before the rate applies.
+    #[arg(long, env = "TALLY_RATE_VIEWS_BURST", default_value_t = RateLimits::default().rate_views_burst,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_views_burst: u32,
     /// `signUp`/`logIn`/`provisionAccount`/`deleteAccount` per client address; `0` = off.
     #[arg(long, env = "TALLY_RATE_AUTH", default_value_t = RateLimits::default().rate_auth, global = true)]
     pub rate_auth: Rate,
@@ -323,6 +346,8 @@ impl Default for RateLimits {
             rate_likes_burst: 30,
             rate_follows: Rate::per(2, Duration::from_secs(1)),
             rate_follows_burst: 20,
+            rate_views: Rate::per(2, Duration::from_secs(1)),
+            rate_views_burst: 60,
             rate_auth: Rate::per(5, Duration::from_secs(60)),
             rate_auth_burst: 10,
             rate_login_handle: Rate::per(10, Duration::from_secs(3_600)),
@@ -338,6 +363,7 @@ impl RateLimits {
         RateLimits {
             rate_likes: Rate::OFF,
             rate_follows: Rate::OFF,
+            rate_views: Rate::OFF,
             rate_auth: Rate::OFF,
             rate_login_handle: Rate::OFF,
             ..RateLimits::default()

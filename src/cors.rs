@@ -9,11 +9,13 @@ use actix_web::http::header::{self, HeaderName};
 /// How long a browser may cache a preflight's answer, in seconds.
 pub const MAX_AGE_SECS: usize = 3600;
 
-/// Request headers a web client may send: what GraphQL clients set.
-pub const ALLOWED_HEADERS: [HeaderName; 3] = [
+/// Request headers a web client may send: what GraphQL clients set, and `X-Tally-Device`
+/// (the device class a view is recorded with).
+pub const ALLOWED_HEADERS: [HeaderName; 4] = [
     header::CONTENT_TYPE,
     header::AUTHORIZATION,
     HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("x-tally-device"),
 ];
 
 /// An allow-list of exact origins (`scheme://host[:port]`, lower-case). Never `*`, and no

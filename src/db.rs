@@ -30,9 +30,15 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
     Ok(db)
 }
 
-/// Microseconds since the Unix epoch: the unit of every stored time.
-pub fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
+/// Whether `e` is a database refusal of a row whose foreign key names no row (a row that
+/// referenced a video or account deleted since it was checked).
+pub fn is_foreign_key_violation(e: &AppError) -> bool {
+    let AppError::Internal(e) = e else {
+        return false;
+    };
+    e.downcast_ref::<DbErr>()
+        .and_then(DbErr::sql_err)
+        .is_some_and(|s| matches!(s, sea_orm::SqlErr::ForeignKeyConstraintViolation(_)))
 }
 
 /// The placeholder (`$n`) of a value bound to an [`Sql`] statement. Only [`Sql::bind`]

@@ -5,6 +5,7 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 
 use crate::{
     auth::token::Tokens,
+    clock::Clock,
     domain::{
         accounts::{sign_up, SignUp},
         likes::like_video,
@@ -19,6 +20,7 @@ pub const DEMO_PASSWORD: &str = "demo-password";
 
 async fn account(
     db: &DatabaseConnection,
+    clock: Clock,
     handle: &str,
     name: &str,
     account_type: AccountType,
@@ -38,15 +40,17 @@ async fn account(
             region: Some("EU".into()),
             language: Some("en".into()),
         },
+        clock,
     )
     .await
     .map_err(|e| anyhow::anyhow!("demo sign-up of {handle}: {}", e.message()))
 }
 
 /// Seeds the demo world if the database has no accounts, then prints tokens for the
-/// creator and for one of the likers.
+/// creator and for one of the likers. Every time it stores comes from `clock`.
 pub async fn seed_and_print(
     db: &DatabaseConnection,
+    clock: Clock,
     tokens: &Tokens,
     ids: &IdCodec,
 ) -> anyhow::Result<()> {
@@ -61,6 +65,7 @@ pub async fn seed_and_print(
     } else {
         let maya = account(
             db,
+            clock,
             "maya.creates",
             "Maya (creator)",
             Creator,
@@ -68,28 +73,28 @@ pub async fn seed_and_print(
             L::Everyone,
         )
         .await?;
-        let ana = account(db, "ana", "Ana", Personal, Public, L::Everyone).await?;
-        let ben = account(db, "ben", "Ben", Personal, Private, L::Everyone).await?;
-        let cleo = account(db, "cleo", "Cleo", Personal, Public, L::Followers).await?;
-        let dev = account(db, "dev", "Dev", Personal, Public, L::OnlyMe).await?;
-        let eli = account(db, "eli", "Eli", Personal, Private, L::Followers).await?;
-        let fay = account(db, "fay", "Fay", Personal, Public, L::Everyone).await?;
+        let ana = account(db, clock, "ana", "Ana", Personal, Public, L::Everyone).await?;
+        let ben = account(db, clock, "ben", "Ben", Personal, Private, L::Everyone).await?;
+        let cleo = account(db, clock, "cleo", "Cleo", Personal, Public, L::Followers).await?;
+        let dev = account(db, clock, "dev", "Dev", Personal, Public, L::OnlyMe).await?;
+        let eli = account(db, clock, "eli", "Eli", Personal, Private, L::Followers).await?;
+        let fay = account(db, clock, "fay", "Fay", Personal, Public, L::Everyone).await?;
         // Maya follows Ben (private, approved) and Cleo (public): she may see their likes.
-        follow_user(db, maya.id, ben.id)
+        follow_user(db, maya.id, ben.id, clock.now_us())
             .await
             .map_err(fail("follow"))?;
         approve_follow_request(db, ben.id, maya.id)
             .await
             .map_err(fail("approve"))?;
-        follow_user(db, maya.id, cleo.id)
+        follow_user(db, maya.id, cleo.id, clock.now_us())
             .await
             .map_err(fail("follow"))?;
         // Maya has asked to follow Eli, who has not answered: a pending request grants nothing.
-        follow_user(db, maya.id, eli.id)
+        follow_user(db, maya.id, eli.id, clock.now_us())
             .await
             .map_err(fail("follow"))?;
         for fan in [&ana, &ben, &cleo, &fay] {
-            follow_user(db, fan.id, maya.id)
+            follow_user(db, fan.id, maya.id, clock.now_us())
                 .await
                 .map_err(fail("follow"))?;
         }
@@ -100,7 +105,9 @@ pub async fn seed_and_print(
                 caption: "Rooftop dance at sunset".into(),
                 hashtags: vec!["dance".into(), "sunset".into()],
                 sound: Some("Golden Hour".into()),
+                duration_ms: Some(15_000),
             },
+            clock.now_us(),
         )
         .await
         .map_err(fail("video"))?;
@@ -111,12 +118,14 @@ pub async fn seed_and_print(
                 caption: "Behind the scenes".into(),
                 hashtags: vec!["bts".into()],
                 sound: None,
+                duration_ms: Some(42_000),
             },
+            clock.now_us(),
         )
         .await
         .map_err(fail("video"))?;
         for fan in [&ana, &ben, &cleo, &dev, &eli, &fay] {
-            like_video(db, fan.id, dance.video.id)
+            like_video(db, fan.id, dance.video.id, clock.now_us())
                 .await
                 .map_err(fail("like"))?;
         }

@@ -1,10 +1,12 @@
 //! Rate limits on mutations, per principal, with `governor`'s keyed GCRA limiters.
 //!
-//! Four buckets, each an independent keyed limiter (see the README's "Rate limits"):
+//! Five buckets, each an independent keyed limiter (see the README's "Rate limits"):
 //!
 //! - **likes**: `likeVideo`, `unlikeVideo`, keyed by the signed-in account (anonymous callers,
 //!   who are refused anyway, by client address);
 //! - **follows**: `followUser`, `unfollowUser`, `blockUser`, `unblockUser`, keyed likewise;
+//! - **views**: `recordView`, keyed by the signed-in account, or by client address for an
+//!   anonymous viewer (who may record views);
 //! - **auth**: `signUp`, `logIn`, `provisionAccount`, `deleteAccount` (the mutations that hash
 //!   or check a password, or create an account), always keyed by client address: a token must
 //!   not buy a fresh bucket for guessing passwords;
@@ -66,6 +68,8 @@ pub enum Limit<'a> {
     Follows,
     /// `signUp`, `provisionAccount`, `deleteAccount`.
     Auth,
+    /// `recordView`.
+    Views,
     /// `logIn` of `handle` (as typed): the auth bucket, then the handle's bucket.
     LogIn { handle: &'a str },
 }
@@ -84,6 +88,7 @@ type Keyed<K> = DefaultKeyedRateLimiter<K>;
 pub struct RateLimiter {
     likes: Option<Keyed<Key>>,
     follows: Option<Keyed<Key>>,
+    views: Option<Keyed<Key>>,
     auth: Option<Keyed<Key>>,
     login_handle: Option<Keyed<String>>,
     trusted_proxies: usize,
@@ -96,6 +101,7 @@ impl RateLimiter {
         RateLimiter {
             likes: keyed(limits.rate_likes, limits.rate_likes_burst),
             follows: keyed(limits.rate_follows, limits.rate_follows_burst),
+            views: keyed(limits.rate_views, limits.rate_views_burst),
             auth: keyed(limits.rate_auth, limits.rate_auth_burst),
             login_handle: quota(limits.rate_login_handle, limits.rate_login_handle_burst)
                 .map(DefaultKeyedRateLimiter::keyed),
@@ -131,6 +137,7 @@ impl RateLimiter {
         }
         one(&self.likes);
         one(&self.follows);
+        one(&self.views);
         one(&self.auth);
         one(&self.login_handle);
     }
@@ -140,7 +147,11 @@ impl RateLimiter {
         fn len<K: Hash + Eq + Clone>(l: &Option<Keyed<K>>) -> usize {
             l.as_ref().map_or(0, governor::RateLimiter::len)
         }
-        len(&self.likes) + len(&self.follows) + len(&self.auth) + len(&self.login_handle)
+        len(&self.likes)
+            + len(&self.follows)
+            + len(&self.views)
+            + len(&self.auth)
+            + len(&self.login_handle)
     }
 
     /// Sweeps every `every`, forever (spawned beside the server).
@@ -162,6 +173,7 @@ impl RateLimiter {
         match limit {
             Limit::Likes => take("likes", &self.likes, &principal),
             Limit::Follows => take("follows", &self.follows, &principal),
+            Limit::Views => take("views", &self.views, &principal),
             Limit::Auth => take("auth", &self.auth, &Key::Client(ip)),
             Limit::LogIn { handle } => {
                 take("auth", &self.auth, &Key::Client(ip))?;

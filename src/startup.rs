@@ -17,9 +17,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{token::Tokens, AuthSettings, Authenticator, Credentials},
+    clock::Clock,
     config::{Config, Limits, RateLimits},
     cors::CorsOrigins,
-    db,
+    db, domain,
     error::{AppError, ErrorCode},
     graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
     graphql_http::{self, MediaType, Refusal, Wanted},
@@ -49,11 +50,14 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     /// The origins whose web pages may call `/graphql`.
     pub cors: CorsOrigins,
+    /// Where every stored time comes from: the system clock, or fixed (`TALLY_NOW`).
+    pub clock: Clock,
 }
 
 impl Settings {
     /// `db` served with `secrets` and otherwise the defaults: 24-hour tokens, the service's
-    /// own tokens only, the production query limits, no rate limits, same-origin only.
+    /// own tokens only, the production query limits, no rate limits, same-origin only, the
+    /// system clock.
     pub fn new(db: DatabaseConnection, secrets: Secrets) -> Self {
         Settings {
             db,
@@ -63,12 +67,24 @@ impl Settings {
             limits: Limits::default(),
             rate_limits: RateLimits::off(),
             cors: CorsOrigins::none(),
+            clock: Clock::System,
         }
     }
 
     /// What `config` asks for, serving `db`: resolves the token secret and the ID key,
-    /// reads the identity provider's keys, checks the CORS origins.
+    /// reads the identity provider's keys, checks the CORS origins, fixes the clock if
+    /// `TALLY_NOW` says so (with a warning: a fixed clock is for tests and demos).
     pub fn from_config(config: &Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let clock = match config.now {
+            Some(at) => {
+                tracing::warn!(
+                    now = %at.to_rfc3339(),
+                    "TALLY_NOW is set: the clock is fixed, every stored time is this instant"
+                );
+                Clock::Fixed(at)
+            }
+            None => Clock::System,
+        };
         Ok(Settings {
             db,
             secrets: secret::resolve(config)?,
@@ -77,6 +93,7 @@ impl Settings {
             limits: config.limits,
             rate_limits: config.rate_limits,
             cors: CorsOrigins::parse(&config.cors_origins)?,
+            clock,
         })
     }
 }
@@ -88,6 +105,7 @@ pub struct AppState {
     pub auth: Authenticator,
     pub limits: Limits,
     pub rate_limiter: Arc<RateLimiter>,
+    pub clock: Clock,
 }
 
 /// A built, bound, not yet running service.
@@ -98,6 +116,7 @@ pub struct Application {
     tokens: Tokens,
     ids: IdCodec,
     rate_limiter: Arc<RateLimiter>,
+    clock: Clock,
 }
 
 impl Application {
@@ -121,6 +140,7 @@ impl Application {
             limits,
             rate_limits,
             cors,
+            clock,
         } = settings;
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let ids = IdCodec::new(&secrets.id_key);
@@ -140,6 +160,7 @@ impl Application {
             auth: Authenticator::new(tokens.clone(), auth.identity_provider),
             limits,
             rate_limiter: rate_limiter.clone(),
+            clock,
         });
         let server = HttpServer::new(move || {
             let app = App::new()
@@ -171,6 +192,7 @@ impl Application {
             tokens,
             ids,
             rate_limiter,
+            clock,
         })
     }
 
@@ -192,6 +214,11 @@ impl Application {
     /// The codec of the API's IDs (the demo prints one).
     pub fn ids(&self) -> &IdCodec {
         &self.ids
+    }
+
+    /// The service's clock (the demo writes its world with it).
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Runs until stopped; meanwhile drops the keys of full rate-limit buckets every
@@ -311,11 +338,18 @@ async fn execute(
         Err(e) => return refused(e, &batch, media),
     };
     let caller = state.rate_limiter.caller(http);
+    let header = |name: &str| http.headers().get(name).and_then(|v| v.to_str().ok());
+    let device = domain::analytics::device_class(
+        header("x-tally-device"),
+        header(header::USER_AGENT.as_str()),
+    );
     let mut executed = Vec::new();
     let mut prepare = |r| {
         let marker = Executed::default();
         executed.push(marker.clone());
         let r = request_data(r, &state.db, viewer)
+            .data(state.clock)
+            .data(device)
             .data(caller.clone())
             .data(marker);
         match &subject {

@@ -131,7 +131,7 @@ pub async fn insert_video(
         q.bind(created),
     ];
     q.push_unchecked(&format!(
-        "INSERT INTO videos (id, author_id, caption, hashtags, created_at, view_count) VALUES ({}, 0)",
+        "INSERT INTO videos (id, author_id, caption, hashtags, created_at) VALUES ({})",
         tally::db::Frag::join(parts, ", ")
     ));
     let mut c = Sql::default();

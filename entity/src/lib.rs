@@ -5,6 +5,8 @@ pub mod like;
 pub mod user;
 pub mod video;
 pub mod video_like_counter;
+pub mod video_view;
+pub mod video_view_counter;
 
 use sea_orm::entity::prelude::*;
 
@@ -60,4 +62,39 @@ pub enum Audience {
     Followers,
     #[sea_orm(string_value = "ONLY_ME")]
     OnlyMe,
+}
+
+/// `video_views.age_bracket`: the viewer's age (the clock's year minus its birth year).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum AgeBracket {
+    #[sea_orm(string_value = "13-17")]
+    From13To17,
+    #[sea_orm(string_value = "18-24")]
+    From18To24,
+    #[sea_orm(string_value = "25-34")]
+    From25To34,
+    #[sea_orm(string_value = "35-44")]
+    From35To44,
+    #[sea_orm(string_value = "45-54")]
+    From45To54,
+    #[sea_orm(string_value = "55+")]
+    From55,
+    /// No birth year, or an age no bracket holds.
+    #[sea_orm(string_value = "UNKNOWN")]
+    Unknown,
+}
+
+/// `video_views.device`: the class of device a view was made on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum DeviceClass {
+    #[sea_orm(string_value = "IOS")]
+    Ios,
+    #[sea_orm(string_value = "ANDROID")]
+    Android,
+    #[sea_orm(string_value = "WEB")]
+    Web,
+    #[sea_orm(string_value = "OTHER")]
+    Other,
 }

@@ -1,4 +1,5 @@
-//! A video. Its like counters are in `video_like_counters` ([`crate::video_like_counter`]).
+//! A video. Its like counters are in `video_like_counters` ([`crate::video_like_counter`]),
+//! its view counters in `video_view_counters` ([`crate::video_view_counter`]).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,7 +13,8 @@ pub struct Model {
     pub hashtags: String,
     pub sound: Option<String>,
     pub created_at: i64,
-    pub view_count: i64,
+    /// Length in milliseconds, as given to `createVideo`.
+    pub duration_ms: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,8 @@ mod m20261130_020000_follower_state_index;
 mod m20261130_030000_like_counter_shards;
 mod m20261130_040000_likes_by_audience_and_liker;
 mod m20261201_050000_videos_author_private;
+mod m20261210_060000_video_duration;
+mod m20261210_070000_video_views;
 
 /// The unique index of `users.external_subject`.
 pub use m20261130_004543_add_external_subject::INDEX as EXTERNAL_SUBJECT_INDEX;
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_030000_like_counter_shards::Migration),
             Box::new(m20261130_040000_likes_by_audience_and_liker::Migration),
             Box::new(m20261201_050000_videos_author_private::Migration),
+            Box::new(m20261210_060000_video_duration::Migration),
+            Box::new(m20261210_070000_video_views::Migration),
         ]
     }
 }

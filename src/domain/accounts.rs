@@ -1,6 +1,5 @@
 //! Sign-up, log-in, provisioning for identity-provider subjects, settings and account
 //! deletion.
-use chrono::Datelike;
 use entity::{follow, user, AccountType, FollowState, LikesVisibility, Visibility};
 use migration::EXTERNAL_SUBJECT_INDEX;
 use sea_orm::{
@@ -16,7 +15,8 @@ use super::{
 };
 use crate::{
     auth::{account_linked_to, password},
-    db::{self, now_us},
+    clock::Clock,
+    db,
     error::{AppError, AppResult},
     privacy::audience,
 };
@@ -70,8 +70,9 @@ pub struct AccountChanges {
     pub language: Option<String>,
 }
 
-fn check_birth_year(field: &str, year: Option<i32>) -> AppResult<()> {
-    let current = chrono::Utc::now().year();
+/// `birthYear` in 1900..=the clock's current year.
+fn check_birth_year(field: &str, year: Option<i32>, clock: Clock) -> AppResult<()> {
+    let current = clock.year();
     match year {
         Some(y) if !(1900..=current).contains(&y) => Err(AppError::bad_input(
             field,
@@ -81,13 +82,13 @@ fn check_birth_year(field: &str, year: Option<i32>) -> AppResult<()> {
     }
 }
 
-fn check_profile(prefix: &str, c: &AccountChanges) -> AppResult<()> {
+fn check_profile(prefix: &str, c: &AccountChanges, clock: Clock) -> AppResult<()> {
     let f = |name: &str| format!("{prefix}{name}");
     if let Some(d) = &c.display_name {
         check_len(&f("displayName"), d.trim(), 1, 100)?;
         check_no_nul(&f("displayName"), d)?;
     }
-    check_birth_year(&f("birthYear"), c.birth_year)?;
+    check_birth_year(&f("birthYear"), c.birth_year, clock)?;
     if let Some(r) = &c.region {
         check_len(&f("region"), r, 1, 64)?;
         check_no_nul(&f("region"), r)?;
@@ -99,8 +100,13 @@ fn check_profile(prefix: &str, c: &AccountChanges) -> AppResult<()> {
     Ok(())
 }
 
-/// Creates an account. `CONFLICT` on `input.handle` when the handle is taken.
-pub async fn sign_up(db: &DatabaseConnection, input: SignUp) -> AppResult<user::Model> {
+/// Creates an account, created now by `clock`. `CONFLICT` on `input.handle` when the handle
+/// is taken.
+pub async fn sign_up(
+    db: &DatabaseConnection,
+    input: SignUp,
+    clock: Clock,
+) -> AppResult<user::Model> {
     let handle = normalize_handle("input.handle", &input.handle)?;
     check_len("input.password", &input.password, 8, 256)?;
     let account = Provision {
@@ -113,9 +119,9 @@ pub async fn sign_up(db: &DatabaseConnection, input: SignUp) -> AppResult<user::
         region: input.region,
         language: input.language,
     };
-    check_new_account(db, &account).await?;
+    check_new_account(db, &account, clock).await?;
     let password_hash = password::hash(input.password).await?;
-    insert_account(db, account, password_hash, None).await
+    insert_account(db, account, password_hash, None, clock).await
 }
 
 /// Creates the account linked to the identity-provider `subject`, without a password
@@ -125,16 +131,17 @@ pub async fn provision_account(
     db: &DatabaseConnection,
     subject: String,
     input: Provision,
+    clock: Clock,
 ) -> AppResult<user::Model> {
     let account = Provision {
         handle: normalize_handle("input.handle", &input.handle)?,
         ..input
     };
-    check_new_account(db, &account).await?;
+    check_new_account(db, &account, clock).await?;
     if account_linked_to(db, &subject).await?.is_some() {
         return Err(already_linked());
     }
-    insert_account(db, account, NO_PASSWORD.to_owned(), Some(subject)).await
+    insert_account(db, account, NO_PASSWORD.to_owned(), Some(subject), clock).await
 }
 
 fn handle_taken() -> AppError {
@@ -154,7 +161,11 @@ pub fn already_linked() -> AppError {
 
 /// Validates a new account's profile (its handle already normalized) and checks that
 /// the handle is free.
-async fn check_new_account(db: &DatabaseConnection, account: &Provision) -> AppResult<()> {
+async fn check_new_account(
+    db: &DatabaseConnection,
+    account: &Provision,
+    clock: Clock,
+) -> AppResult<()> {
     let profile = AccountChanges {
         display_name: account.display_name.clone(),
         birth_year: account.birth_year,
@@ -162,7 +173,7 @@ async fn check_new_account(db: &DatabaseConnection, account: &Provision) -> AppR
         language: account.language.clone(),
         ..Default::default()
     };
-    check_profile("input.", &profile)?;
+    check_profile("input.", &profile, clock)?;
     if user::Entity::find()
         .filter(user::Column::Handle.eq(&account.handle))
         .one(db)
@@ -181,6 +192,7 @@ async fn insert_account(
     account: Provision,
     password_hash: String,
     external_subject: Option<String>,
+    clock: Clock,
 ) -> AppResult<user::Model> {
     let handle = account.handle;
     let model = user::ActiveModel {
@@ -197,7 +209,7 @@ async fn insert_account(
         birth_year: Set(account.birth_year),
         region: Set(account.region),
         language: Set(account.language),
-        created_at: Set(now_us()),
+        created_at: Set(clock.now_us()),
         external_subject: Set(external_subject.clone()),
     };
     match model.insert(db).await {
@@ -248,8 +260,9 @@ pub async fn update_account(
     db: &DatabaseConnection,
     viewer: Uuid,
     changes: AccountChanges,
+    clock: Clock,
 ) -> AppResult<user::Model> {
-    check_profile("input.", &changes)?;
+    check_profile("input.", &changes, clock)?;
     db::transaction(db, move |txn| {
         let changes = changes.clone();
         Box::pin(async move {

@@ -5,8 +5,8 @@ use entity::{like, user, video, Audience};
 use sea_orm::{
     sea_query::{Expr, OnConflict},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -20,20 +20,22 @@ use super::{
     PublicUser,
 };
 use crate::{
-    db::{self, col, now_us, Frag, Ident, Param, Sql},
+    db::{self, col, Frag, Ident, Param, Sql},
     error::{AppError, AppResult},
     frag,
     ids::Keyset,
     privacy::{sql as policy, LikeGrant},
 };
 
-/// The viewer likes a video it can see (`NOT_FOUND` otherwise). Liking twice keeps one like.
+/// The viewer likes a video it can see (`NOT_FOUND` otherwise), at `now` (microseconds,
+/// from the request's clock). Liking twice keeps one like (and its first time).
 pub async fn like_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
+    now: i64,
 ) -> AppResult<Visible<CountedVideo>> {
-    change_like(db, viewer, video_id, Toggle::Like).await
+    change_like(db, viewer, video_id, Toggle::Like { at: now }).await
 }
 
 /// The viewer takes back its like of a video it can see. Unliking twice is a no-op.
@@ -47,7 +49,10 @@ pub async fn unlike_video(
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Toggle {
-    Like,
+    /// Like, at this time.
+    Like {
+        at: i64,
+    },
     Unlike,
 }
 
@@ -77,7 +82,7 @@ async fn change_like(
                 Ok(false) => return Err(AppError::NotFound),
                 // The author deleted the video after the check saw it: the insert's foreign
                 // key failed, and the transaction rolls back.
-                Err(e) if is_foreign_key_violation(&e) => return Err(AppError::NotFound),
+                Err(e) if db::is_foreign_key_violation(&e) => return Err(AppError::NotFound),
                 Err(e) => return Err(e),
             }
             // Rule V held when the like was written, in this transaction: the answer reads the
@@ -89,16 +94,6 @@ async fn change_like(
         })
     })
     .await
-}
-
-/// Whether `e` is a database refusal of a row whose foreign key names no row.
-fn is_foreign_key_violation(e: &AppError) -> bool {
-    let AppError::Internal(e) = e else {
-        return false;
-    };
-    e.downcast_ref::<DbErr>()
-        .and_then(DbErr::sql_err)
-        .is_some_and(|s| matches!(s, SqlErr::ForeignKeyConstraintViolation(_)))
 }
 
 /// PostgreSQL: [`change_like`] as one statement, in the caller's transaction; whether the
@@ -113,8 +108,8 @@ async fn change_like_in_one_statement(
     let (u, v) = (q.bind(viewer), q.bind(video_id));
     let checked = checked_liker(u, v);
     let (change, sign) = match toggle {
-        Toggle::Like => {
-            let t = q.bind(now_us());
+        Toggle::Like { at } => {
+            let t = q.bind(at);
             let insert = frag![
                 "INSERT INTO likes (video_id, user_id, audience, created_at) \
                  SELECT ",
@@ -169,13 +164,13 @@ async fn change_like_step_by_step(
         return Ok(false);
     };
     match toggle {
-        Toggle::Like => {
+        Toggle::Like { at } => {
             let aud: Audience = col(&row, "audience")?;
             let new = like::ActiveModel {
                 video_id: Set(video_id),
                 user_id: Set(viewer),
                 audience: Set(aud),
-                created_at: Set(now_us()),
+                created_at: Set(at),
             };
             let inserted = like::Entity::insert(new)
                 .on_conflict(OnConflict::new().do_nothing().to_owned())

@@ -1,6 +1,7 @@
 //! Use cases over the database. Every viewer-relative read takes the viewer explicitly and
 //! applies the policy from [`crate::privacy`] inside its SQL.
 pub mod accounts;
+pub mod analytics;
 pub mod counters;
 pub mod hold;
 pub mod input;

@@ -17,7 +17,7 @@ use super::{
     public_user_columns, PublicUser,
 };
 use crate::{
-    db::{self, col, now_us, Ident, Sql},
+    db::{self, col, Ident, Sql},
     error::{AppError, AppResult},
     frag,
     privacy::sql as policy,
@@ -113,12 +113,13 @@ async fn delete_follow(
     Ok(delete.exec(txn).await?.rows_affected > 0)
 }
 
-/// The viewer follows `target`: approved at once if `target` is public, pending if
-/// private. Repeating it returns the current state.
+/// The viewer follows `target` at `now` (microseconds, from the request's clock): approved
+/// at once if `target` is public, pending if private. Repeating it returns the current state.
 pub async fn follow_user(
     db: &DatabaseConnection,
     viewer: Uuid,
     target: Uuid,
+    now: i64,
 ) -> AppResult<(FollowState, user::Model)> {
     if viewer == target {
         return Err(AppError::bad_input("userId", "you cannot follow yourself"));
@@ -138,7 +139,7 @@ pub async fn follow_user(
                 follower_id: Set(viewer),
                 followee_id: Set(target),
                 state: Set(state),
-                created_at: Set(now_us()),
+                created_at: Set(now),
             };
             follow::Entity::insert(row)
                 .on_conflict(OnConflict::new().do_nothing().to_owned())
@@ -234,9 +235,15 @@ async fn has_blocked(db: &impl ConnectionTrait, blocker: Uuid, blocked: Uuid) ->
 }
 
 /// The viewer blocks `target`: follows both ways and each one's likes on the other's
-/// videos are removed (counters drop), in one transaction. Blocking again is a no-op; an
-/// account that has blocked the viewer is `NOT_FOUND`, as if it did not exist.
-pub async fn block_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -> AppResult<()> {
+/// videos are removed (counters drop), in one transaction; the block is stamped `now`
+/// (microseconds, from the request's clock). Blocking again is a no-op; an account that has
+/// blocked the viewer is `NOT_FOUND`, as if it did not exist.
+pub async fn block_user(
+    db: &DatabaseConnection,
+    viewer: Uuid,
+    target: Uuid,
+    now: i64,
+) -> AppResult<()> {
     if viewer == target {
         return Err(AppError::bad_input("userId", "you cannot block yourself"));
     }
@@ -250,7 +257,7 @@ pub async fn block_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -> 
             let row = block::ActiveModel {
                 blocker_id: Set(viewer),
                 blocked_id: Set(target),
-                created_at: Set(now_us()),
+                created_at: Set(now),
             };
             // Held exclusively, the pair cannot gain a block meanwhile; the clause keeps a
             // duplicate from ever surfacing as an error all the same.

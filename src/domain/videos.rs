@@ -13,7 +13,7 @@ use super::{
     visible::Visible,
 };
 use crate::{
-    db::{self, now_us, Ident, Param, Sql},
+    db::{self, Ident, Param, Sql},
     error::{AppError, AppResult},
     frag,
     privacy::sql as policy,
@@ -30,7 +30,12 @@ pub struct NewVideo {
     pub caption: String,
     pub hashtags: Vec<String>,
     pub sound: Option<String>,
+    /// Length in milliseconds: 1..=[`MAX_DURATION_MS`].
+    pub duration_ms: Option<i32>,
 }
+
+/// The longest video: one hour.
+pub const MAX_DURATION_MS: i32 = 3_600_000;
 
 /// The hashtags of a stored video.
 pub fn hashtags(v: &video::Model) -> Vec<String> {
@@ -75,14 +80,24 @@ fn validate(input: &NewVideo) -> AppResult<()> {
             "sound must be at most 200 characters",
         ));
     }
+    if input
+        .duration_ms
+        .is_some_and(|d| !(1..=MAX_DURATION_MS).contains(&d))
+    {
+        return Err(AppError::bad_input(
+            "input.durationMs",
+            "durationMs must be 1–3,600,000 (milliseconds, at most an hour)",
+        ));
+    }
     Ok(())
 }
 
-/// Posts a video by the viewer.
+/// Posts a video by the viewer at `now` (microseconds, from the request's clock).
 pub async fn create_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     input: NewVideo,
+    now: i64,
 ) -> AppResult<Visible<CountedVideo>> {
     validate(&input)?;
     let tags: Vec<String> = input.hashtags.iter().map(|h| h.trim().to_owned()).collect();
@@ -92,8 +107,8 @@ pub async fn create_video(
         caption: Set(input.caption),
         hashtags: Set(serde_json::to_string(&tags).map_err(AppError::internal)?),
         sound: Set(input.sound),
-        created_at: Set(now_us()),
-        view_count: Set(0),
+        created_at: Set(now),
+        duration_ms: Set(input.duration_ms),
     };
     db::transaction(db, move |txn| {
         let model = model.clone();

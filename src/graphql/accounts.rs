@@ -5,7 +5,7 @@ use async_graphql::{dataloader::Loader, Context, Enum, InputObject, Object, Resu
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, ids, signed_in, viewer},
+    context::{clock, db, ids, signed_in, viewer},
     loaders::{gql, RequestLoader},
     nodes::User,
 };
@@ -236,6 +236,7 @@ impl AccountsMutation {
                 region: input.region,
                 language: input.language,
             },
+            clock(ctx),
         )
         .await?;
         auth_payload(ctx, account)
@@ -285,6 +286,7 @@ impl AccountsMutation {
                 region: input.region,
                 language: input.language,
             },
+            clock(ctx),
         )
         .await?;
         Ok(User::from(account))
@@ -303,7 +305,7 @@ impl AccountsMutation {
             language: input.language,
         };
         Ok(User::from(
-            domain::accounts::update_account(db(ctx)?, me, changes).await?,
+            domain::accounts::update_account(db(ctx)?, me, changes, clock(ctx)).await?,
         ))
     }
 

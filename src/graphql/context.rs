@@ -1,4 +1,4 @@
-//! What every resolver takes from the request: the viewer, the database, the ID codec, the
+//! What every resolver takes from the request: the viewer, the clock, the database, the ID codec, the
 //! request's loaders, and pagination arguments checked against the cursor codec.
 use async_graphql::{Context, Result};
 use sea_orm::DatabaseConnection;
@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 use super::loaders::Loaders;
 use crate::{
     auth::Viewer,
+    clock::Clock,
     domain::{self, page::PageRequest},
     ids::{CursorCodec, CursorKind, IdCodec, Kind},
 };
@@ -15,6 +16,12 @@ pub fn viewer(ctx: &Context<'_>) -> Viewer {
     ctx.data_opt::<Viewer>()
         .copied()
         .unwrap_or(Viewer::ANONYMOUS)
+}
+
+/// The request's clock: the service's (fixed by `TALLY_NOW` or the system clock); the system
+/// clock for a schema executed without one.
+pub fn clock(ctx: &Context<'_>) -> Clock {
+    ctx.data_opt::<Clock>().copied().unwrap_or_default()
 }
 
 /// The database pool.

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     connection::{datetime, edges_of, int, PageInfo},
-    context::{db, ids, loaders, page_request, signed_in, viewer},
+    context::{clock, db, ids, loaders, page_request, signed_in, viewer},
     limits::page_cost,
     loaders::{gql, uuids, RequestLoader},
     nodes::{User, Video},
@@ -180,7 +180,7 @@ impl LikesMutation {
         let me = viewer(ctx).require()?;
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
         Ok(Video::from(
-            domain::likes::like_video(db(ctx)?, me, id).await?,
+            domain::likes::like_video(db(ctx)?, me, id, clock(ctx).now_us()).await?,
         ))
     }
 

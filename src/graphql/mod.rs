@@ -1,6 +1,6 @@
 //! The GraphQL API, one slice per feature, each with its objects, its fields of `User` and
 //! `Video`, its loaders and its part of the roots: [`accounts`], [`social`] (follows and
-//! blocks), [`videos`], [`likes`]. The roots below merge the slices' parts. Thin: every
+//! blocks), [`videos`], [`likes`], [`analytics`]. The roots below merge the slices' parts. Thin: every
 //! decision is in `domain`, whose modules mirror the slices.
 //!
 //! Shared by the slices: [`context`] (what a resolver takes from the request), [`nodes`]
@@ -8,6 +8,7 @@
 //! [`loaders`] and [`prefetch`] (batching). Guards on every operation: [`limits`],
 //! [`identity`], [`nulls`].
 mod accounts;
+mod analytics;
 mod connection;
 mod context;
 mod identity;
@@ -51,6 +52,7 @@ pub struct Mutation(
     social::SocialMutation,
     videos::VideosMutation,
     likes::LikesMutation,
+    analytics::AnalyticsMutation,
 );
 
 /// The schema type.

@@ -15,6 +15,7 @@ use async_graphql::{
 
 use super::{
     accounts::UserProfile,
+    analytics::VideoAnalytics,
     context::{db, ids, viewer},
     likes::{UserLikes, VideoLikes},
     nodes,
@@ -46,11 +47,15 @@ impl From<&nodes::User> for UserObject {
 /// A video the viewer may see (Rule V).
 #[derive(MergedObject)]
 #[graphql(name = "Video")]
-pub struct VideoObject(VideoFields, VideoLikes);
+pub struct VideoObject(VideoFields, VideoLikes, VideoAnalytics);
 
 impl From<&nodes::Video> for VideoObject {
     fn from(v: &nodes::Video) -> Self {
-        VideoObject(VideoFields(v.clone()), VideoLikes(v.clone()))
+        VideoObject(
+            VideoFields(v.clone()),
+            VideoLikes(v.clone()),
+            VideoAnalytics(v.clone()),
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     connection::{edges_of, int, PageInfo},
-    context::{db, loaders, page_request, signed_in, user_id, viewer},
+    context::{clock, db, loaders, page_request, signed_in, user_id, viewer},
     limits::page_cost,
     loaders::{gql, uuids, RequestLoader},
     nodes::User,
@@ -203,7 +203,8 @@ impl SocialMutation {
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
         let db = db(ctx)?;
-        let (state, followee) = domain::social::follow_user(db, me, target).await?;
+        let (state, followee) =
+            domain::social::follow_user(db, me, target, clock(ctx).now_us()).await?;
         let follower = domain::viewer_account(db, me).await?;
         Ok(Follow {
             state: Some(state).into(),
@@ -255,7 +256,7 @@ impl SocialMutation {
         ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
-        domain::social::block_user(db(ctx)?, me, target).await?;
+        domain::social::block_user(db(ctx)?, me, target, clock(ctx).now_us()).await?;
         Ok(true)
     }
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     accounts::UserById,
-    connection::{datetime, edges_of, int, PageInfo},
-    context::{db, ids, loaders, page_request, signed_in, viewer},
+    connection::{datetime, edges_of, PageInfo},
+    context::{clock, db, ids, loaders, page_request, signed_in, viewer},
     limits::page_cost,
     nodes::{User, Video},
     prefetch::prefetch,
@@ -28,6 +28,8 @@ pub struct CreateVideoInput {
     /// At most 30, each 1–100 characters.
     pub hashtags: Option<Vec<String>>,
     pub sound: Option<String>,
+    /// Length in milliseconds, 1–3,600,000.
+    pub duration_ms: Option<i32>,
 }
 
 /// A page of videos.
@@ -96,9 +98,6 @@ impl VideoFields {
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.model().created_at)
     }
-    async fn view_count(&self) -> i32 {
-        int(self.0.model().view_count)
-    }
 }
 
 /// `User`'s videos.
@@ -165,9 +164,10 @@ impl VideosMutation {
             caption: input.caption,
             hashtags: input.hashtags.unwrap_or_default(),
             sound: input.sound,
+            duration_ms: input.duration_ms,
         };
         Ok(Video::from(
-            domain::videos::create_video(db(ctx)?, me, input).await?,
+            domain::videos::create_video(db(ctx)?, me, input, clock(ctx).now_us()).await?,
         ))
     }
 

@@ -6,7 +6,10 @@ use entity::{block, follow, like, user, video, LikesVisibility, Visibility};
 use jsonwebtoken::{encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
-use tally::ids::{CursorCodec, CursorKind, IdKey, Keyset};
+use tally::{
+    clock::Clock,
+    ids::{CursorCodec, CursorKind, IdKey, Keyset},
+};
 use uuid::Uuid;
 
 use crate::helpers::{insert_account, uid, user_uuid, vid, video_uuid, Harness, TestApp, SECRET};
@@ -1817,7 +1820,9 @@ async fn racing_sign_ups_and_provisions_conflict_on_what_they_share() {
     let provisions = (0..8).map(|i| {
         let db = db.clone();
         let input = provision(format!("linked{i}"));
-        tokio::spawn(async move { provision_account(&db, "idp|race".into(), input).await })
+        tokio::spawn(async move {
+            provision_account(&db, "idp|race".into(), input, Clock::System).await
+        })
     });
     let mut created = 0;
     for joined in futures_util::future::join_all(provisions).await {
@@ -1847,6 +1852,7 @@ async fn racing_sign_ups_and_provisions_conflict_on_what_they_share() {
                     region: None,
                     language: None,
                 },
+                Clock::System,
             )
             .await
         })

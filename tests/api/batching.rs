@@ -14,7 +14,7 @@ use tally::domain::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{fresh_db, Harness};
+use crate::helpers::{fresh_db, now_us, Harness};
 
 const FEED: &str = "query($first: Int!) { feed(first: $first) { edges { node { \
     author { handle } likeCount viewerHasLiked \
@@ -53,7 +53,7 @@ async fn feed_runs_the_same_small_number_of_statements_for_5_and_50_videos() {
                 LikesVisibility::Everyone,
             )
             .await;
-        follow_user(&db, viewer, author)
+        follow_user(&db, viewer, author, now_us())
             .await
             .map_err(|e| e.message())
             .expect("follow");
@@ -64,19 +64,21 @@ async fn feed_runs_the_same_small_number_of_statements_for_5_and_50_videos() {
                 caption: format!("v{i}"),
                 hashtags: vec![],
                 sound: None,
+                duration_ms: None,
             },
+            now_us(),
         )
         .await
         .map_err(|e| e.message())
         .expect("video");
         for fan in fans.iter().take(1 + i % fans.len()) {
-            like_video(&db, *fan, video.video.id)
+            like_video(&db, *fan, video.video.id, now_us())
                 .await
                 .map_err(|e| e.message())
                 .expect("like");
         }
     }
-    follow_user(&db, viewer, fans[1])
+    follow_user(&db, viewer, fans[1], now_us())
         .await
         .map_err(|e| e.message())
         .expect("follow fan");

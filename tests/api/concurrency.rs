@@ -25,7 +25,9 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
             caption: "hot".into(),
             hashtags: vec![],
             sound: None,
+            duration_ms: None,
         },
+        crate::helpers::now_us(),
     )
     .await
     .map_err(|e| e.message())
@@ -46,8 +48,12 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
         tasks.push(tokio::spawn(async move {
             for round in 0..6 {
                 // Everyone likes twice (idempotent); odd fans take it back on odd rounds.
-                like_video(&db, fan, video).await.map_err(|e| e.message())?;
-                like_video(&db, fan, video).await.map_err(|e| e.message())?;
+                like_video(&db, fan, video, crate::helpers::now_us())
+                    .await
+                    .map_err(|e| e.message())?;
+                like_video(&db, fan, video, crate::helpers::now_us())
+                    .await
+                    .map_err(|e| e.message())?;
                 if i % 2 == 1 && round % 2 == 1 {
                     unlike_video(&db, fan, video)
                         .await

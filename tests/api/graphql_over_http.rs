@@ -259,8 +259,12 @@ async fn a_listed_origin_passes_the_preflight_and_reads_the_answer() {
         s.cors = CorsOrigins::parse(&[ORIGIN, "http://localhost:5173"]).expect("origins")
     })
     .await;
-    let (status, headers) =
-        preflight(&app, ORIGIN, "content-type, authorization, x-request-id").await;
+    let (status, headers) = preflight(
+        &app,
+        ORIGIN,
+        "content-type, authorization, x-request-id, x-tally-device",
+    )
+    .await;
     assert!((200..300).contains(&status), "preflight: {status}");
     assert_eq!(header(&headers, "access-control-allow-origin"), ORIGIN);
     let methods = header(&headers, "access-control-allow-methods").to_ascii_uppercase();
@@ -269,7 +273,12 @@ async fn a_listed_origin_passes_the_preflight_and_reads_the_answer() {
         "{methods}"
     );
     let allowed = header(&headers, "access-control-allow-headers").to_ascii_lowercase();
-    for h in ["content-type", "authorization", "x-request-id"] {
+    for h in [
+        "content-type",
+        "authorization",
+        "x-request-id",
+        "x-tally-device",
+    ] {
         assert!(allowed.contains(h), "{h} not in {allowed}");
     }
     assert_eq!(header(&headers, "access-control-max-age"), "3600");

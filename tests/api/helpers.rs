@@ -18,6 +18,11 @@ use tally::{
 };
 use uuid::Uuid;
 
+/// The current time by the system clock, in the stored unit (rows the tests insert directly).
+pub fn now_us() -> i64 {
+    tally::clock::Clock::System.now_us()
+}
+
 pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
 
 /// The ID key of every test service (`TALLY_ID_KEY` of the ones started as a process).
@@ -186,7 +191,7 @@ pub async fn insert_account(
         birth_year: Set(None),
         region: Set(None),
         language: Set(None),
-        created_at: Set(tally::db::now_us()),
+        created_at: Set(now_us()),
         external_subject: Set(None),
     }
     .insert(db)
@@ -208,7 +213,7 @@ pub async fn insert_follow(
         q.bind(follower),
         q.bind(followee),
         q.bind(state),
-        q.bind(tally::db::now_us()),
+        q.bind(now_us()),
     );
     q.push_unchecked(&format!(
         "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ({a}, {b}, {s}, {t})"
@@ -219,11 +224,7 @@ pub async fn insert_follow(
 /// Inserts a block row directly, bypassing `blockUser` (nothing else is removed).
 pub async fn insert_block(db: &impl ConnectionTrait, blocker: Uuid, blocked: Uuid) {
     let mut q = tally::db::Sql::default();
-    let (a, b, t) = (
-        q.bind(blocker),
-        q.bind(blocked),
-        q.bind(tally::db::now_us()),
-    );
+    let (a, b, t) = (q.bind(blocker), q.bind(blocked), q.bind(now_us()));
     q.push_unchecked(&format!(
         "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ({a}, {b}, {t})"
     ));

@@ -341,7 +341,9 @@ async fn a_like_stopped_by_the_timeout_writes_nothing() {
             caption: "hold on".into(),
             hashtags: vec![],
             sound: None,
+            duration_ms: None,
         },
+        crate::helpers::now_us(),
     )
     .await
     .map_err(|e| e.message())

@@ -4,7 +4,9 @@
 mod helpers;
 
 mod accounts;
+mod analytics;
 mod batching;
+mod clock;
 mod concurrency;
 mod faults;
 mod fuzz;

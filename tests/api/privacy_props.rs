@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
 use tally::{
+    clock::Clock,
     config::Limits,
     db::{col, Sql},
     domain::{
@@ -28,7 +29,7 @@ use tally::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{fresh_db, insert_account, uid, vid, Harness};
+use crate::helpers::{fresh_db, insert_account, now_us, uid, vid, Harness};
 
 /// A world as the generator draws it (indices into users / videos).
 #[derive(Debug, Clone)]
@@ -150,10 +151,14 @@ async fn new_video(db: &DatabaseConnection, author: Uuid) -> Uuid {
         caption: "c".into(),
         hashtags: vec![],
         sound: None,
+        duration_ms: None,
     };
-    ok(create_video(db, author, video).await, "create video")
-        .video
-        .id
+    ok(
+        create_video(db, author, video, now_us()).await,
+        "create video",
+    )
+    .video
+    .id
 }
 
 /// Builds `spec` through the use cases, mirroring each step's documented effect in the model.
@@ -171,12 +176,12 @@ async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
     let vids: Vec<Uuid> = m.videos.iter().map(|v| v.0).collect();
     // Everyone is public and unrelated yet: every like lands (repeats are no-ops).
     for &(u, v) in &spec.likes {
-        ok(like_video(db, uids[u], vids[v]).await, "like");
+        ok(like_video(db, uids[u], vids[v], now_us()).await, "like");
         m.likes.insert((vids[v], uids[u]));
     }
     for &(a, b) in &spec.early_follows {
         if a != b {
-            ok(follow_user(db, uids[a], uids[b]).await, "follow");
+            ok(follow_user(db, uids[a], uids[b], now_us()).await, "follow");
             m.follows.insert((uids[a], uids[b]), FollowState::Approved);
         }
     }
@@ -191,12 +196,18 @@ async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
             likes_visibility: Some(lv(last_lv)),
             ..Default::default()
         };
-        ok(update_account(db, uids[i], changes).await, "update account");
+        ok(
+            update_account(db, uids[i], changes, Clock::System).await,
+            "update account",
+        );
         m.users[i] = (uids[i], visibility, lv(last_lv));
     }
     for &(a, b) in &spec.late_follows {
         if a != b {
-            ok(follow_user(db, uids[a], uids[b]).await, "late follow");
+            ok(
+                follow_user(db, uids[a], uids[b], now_us()).await,
+                "late follow",
+            );
             let state = if m.user(uids[b]).0 == Visibility::Public {
                 FollowState::Approved
             } else {
@@ -210,7 +221,7 @@ async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
         if a == b {
             continue;
         }
-        let result = block_user(db, a, b).await;
+        let result = block_user(db, a, b, now_us()).await;
         if m.blocks.contains(&(a, b)) {
             ok(result, "repeat block");
         } else if !can_see_account(Some(a), b, &m) {
@@ -234,7 +245,10 @@ async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
                 visibility: Some(Visibility::Public),
                 ..Default::default()
             };
-            ok(update_account(db, uids[i], changes).await, "reopen");
+            ok(
+                update_account(db, uids[i], changes, Clock::System).await,
+                "reopen",
+            );
             m.users[i].1 = Visibility::Public;
             for ((_, followee), state) in &mut m.follows {
                 if *followee == uids[i] {
@@ -555,7 +569,7 @@ async fn a_like_carries_its_likers_audience_for_every_setting() {
         for n in 0..3 {
             let handle = format!("l{}{n}", likers.len());
             let liker = insert_account(&db, &handle, vis, lv(n)).await;
-            ok(like_video(&db, liker, video).await, "like");
+            ok(like_video(&db, liker, video, now_us()).await, "like");
             let mut q = Sql::default();
             let u = q.bind(liker);
             q.push_unchecked(&format!("SELECT audience FROM likes WHERE user_id = {u}"));

@@ -13,7 +13,8 @@ use std::{
 use entity::{user, AccountType, FollowState, LikesVisibility, Visibility};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 use tally::{
-    db::{col, now_us, Sql},
+    clock::Clock,
+    db::{col, Sql},
     domain::{
         accounts::{delete_account, update_account, AccountChanges},
         counters,
@@ -29,7 +30,7 @@ use tally::{
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
-use crate::helpers::{insert_block, insert_follow, Harness};
+use crate::helpers::{insert_block, insert_follow, now_us, Harness};
 
 fn rounds() -> usize {
     std::env::var("TALLY_RACE_ROUNDS")
@@ -336,17 +337,34 @@ async fn build(db: &DatabaseConnection, setup: &Setup) -> Round {
     }
     let mut video_ids = Vec::new();
     for (j, author) in setup.videos.iter().enumerate() {
-        let v = create_video(db, ids[*author], new_video(caption(j)))
+        let v = create_video(db, ids[*author], new_video(caption(j)), now_us())
             .await
             .map_err(|e| e.message())
             .expect("video");
         video_ids.push(v.video.id);
     }
     for (l, j) in &setup.likes {
-        like_video(db, ids[*l], video_ids[*j])
+        like_video(db, ids[*l], video_ids[*j], now_us())
             .await
             .map_err(|e| e.message())
             .expect("like");
+    }
+    // Views of every video (by its author, who always sees it): a deleted video or account
+    // must take them with it.
+    for (j, author) in setup.videos.iter().enumerate() {
+        for viewer in [Some(ids[*author]); 2] {
+            tally::domain::analytics::record_view(
+                db,
+                viewer,
+                video_ids[j],
+                1_000,
+                entity::DeviceClass::Web,
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(|e| e.message())
+            .expect("view");
+        }
     }
     Round {
         ids,
@@ -360,6 +378,7 @@ fn new_video(caption: String) -> NewVideo {
         caption,
         hashtags: vec![],
         sound: None,
+        duration_ms: None,
     }
 }
 
@@ -371,7 +390,7 @@ fn code(e: AppError) -> &'static str {
 async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
     let id = |i: usize| round.ids[i];
     match op {
-        Op::Follow(f, a) => follow_user(db, id(f), id(a))
+        Op::Follow(f, a) => follow_user(db, id(f), id(a), now_us())
             .await
             .map(|(s, _)| format!("{s:?}"))
             .map_err(code),
@@ -387,7 +406,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
             .await
             .map(|_| String::new())
             .map_err(code),
-        Op::Block(v, t) => block_user(db, id(v), id(t))
+        Op::Block(v, t) => block_user(db, id(v), id(t), now_us())
             .await
             .map(|_| String::new())
             .map_err(code),
@@ -395,7 +414,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
             .await
             .map(|b| b.to_string())
             .map_err(code),
-        Op::Like(u, j) => like_video(db, id(u), round.video_ids[j])
+        Op::Like(u, j) => like_video(db, id(u), round.video_ids[j], now_us())
             .await
             .map(|v| format!("count={}", v.like_count))
             .map_err(code),
@@ -410,6 +429,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
                 visibility: Some(vis),
                 ..Default::default()
             },
+            Clock::System,
         )
         .await
         .map(|_| String::new())
@@ -421,6 +441,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
                 likes_visibility: Some(lv),
                 ..Default::default()
             },
+            Clock::System,
         )
         .await
         .map(|_| String::new())
@@ -429,7 +450,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
             .await
             .map(|_| String::new())
             .map_err(code),
-        Op::CreateVideo(u) => create_video(db, id(u), new_video(created_caption(u)))
+        Op::CreateVideo(u) => create_video(db, id(u), new_video(created_caption(u)), now_us())
             .await
             .map(|_| String::new())
             .map_err(code),
@@ -509,20 +530,24 @@ async fn observe(db: &DatabaseConnection, round: &Round) -> (World, BTreeMap<Str
         let l = index(col(&r, "user_id").expect("liker"));
         w.likes.insert((l, col(&r, "caption").expect("caption")));
     }
-    // Counter rows of deleted videos must be gone too.
+    // Counter and view rows of deleted videos must be gone too.
     let mut q = Sql::default();
     let vids = q.bind_list(&[&round.video_ids[..], &[Uuid::nil()]].concat());
     q.push_unchecked(&format!(
-        "SELECT COUNT(*) AS n FROM video_like_counters c WHERE c.video_id IN ({vids}) \
-         AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = c.video_id)"
+        "SELECT (SELECT COUNT(*) FROM video_like_counters c WHERE c.video_id IN ({vids}) \
+         AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = c.video_id)) \
+         + (SELECT COUNT(*) FROM video_view_counters c WHERE c.video_id IN ({vids}) \
+         AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = c.video_id)) \
+         + (SELECT COUNT(*) FROM video_views e WHERE e.video_id IN ({vids}) \
+         AND NOT EXISTS (SELECT 1 FROM videos v WHERE v.id = e.video_id)) AS n"
     ));
     let orphans: i64 = col(&q.one(db).await.expect("orphans").expect("row"), "n").expect("n");
     counted.insert(ORPHANS.to_owned(), orphans);
     (w, counted)
 }
 
-/// The key of [`observe`]'s count of counter rows left by deleted videos.
-const ORPHANS: &str = "counter rows of deleted videos";
+/// The key of [`observe`]'s count of counter and view rows left by deleted videos.
+const ORPHANS: &str = "counter and view rows of deleted videos";
 
 /// Invariants every state must satisfy, whatever happened.
 fn check_invariants(w: &World, counted: &BTreeMap<String, i64>) -> Result<(), String> {

@@ -21,6 +21,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 const LIKE: &str = "mutation($v: ID!) { likeVideo(videoId: $v) { likeCount } }";
 const UNLIKE: &str = "mutation($v: ID!) { unlikeVideo(videoId: $v) { likeCount } }";
 const FOLLOW: &str = "mutation($u: ID!) { followUser(userId: $u) { state } }";
+const VIEW: &str = "mutation($v: ID!) { recordView(videoId: $v, watchMs: 1000) }";
 const UNFOLLOW: &str = "mutation($u: ID!) { unfollowUser(userId: $u) }";
 const BLOCK: &str = "mutation($u: ID!) { blockUser(userId: $u) }";
 const APPROVE: &str = "mutation($u: ID!) { approveFollowRequest(userId: $u) { state } }";
@@ -458,6 +459,8 @@ async fn every_bucket_refills_after_its_period() {
             rate_likes_burst: 1,
             rate_follows: rate,
             rate_follows_burst: 1,
+            rate_views: rate,
+            rate_views_burst: 1,
             rate_auth: rate,
             rate_auth_burst: 1,
             rate_login_handle: rate,
@@ -489,6 +492,15 @@ async fn every_bucket_refills_after_its_period() {
     );
     wait().await;
     assert_ok(&gql(&app, Some(&token), UNFOLLOW, vars.clone()).await);
+
+    let vars = json!({ "v": vid(v) });
+    assert_ok(&gql(&app, Some(&token), VIEW, vars.clone()).await);
+    assert_eq!(
+        refused(&gql(&app, Some(&token), VIEW, vars.clone()).await),
+        1
+    );
+    wait().await;
+    assert_ok(&gql(&app, Some(&token), VIEW, vars.clone()).await);
 
     let bad = json!({ "h": "!!" });
     assert_eq!(
@@ -561,19 +573,21 @@ fn the_rate_limits_default_to_the_documented_values_and_read_flags() {
     let shown = [
         d.rate_likes.to_string(),
         d.rate_follows.to_string(),
+        d.rate_views.to_string(),
         d.rate_auth.to_string(),
         d.rate_login_handle.to_string(),
     ];
-    assert_eq!(shown, ["10/s", "2/s", "5/min", "10/h"]);
+    assert_eq!(shown, ["10/s", "2/s", "2/s", "5/min", "10/h"]);
     assert_eq!(
         (
             d.rate_likes_burst,
             d.rate_follows_burst,
+            d.rate_views_burst,
             d.rate_auth_burst,
             d.rate_login_handle_burst,
             d.trusted_proxies
         ),
-        (30, 20, 10, 5, 0)
+        (30, 20, 60, 10, 5, 0)
     );
 
     let cli = Cli::try_parse_from([
@@ -606,6 +620,8 @@ fn the_rate_limits_default_to_the_documented_values_and_read_flags() {
         ("rate_likes_burst", "TALLY_RATE_LIKES_BURST"),
         ("rate_follows", "TALLY_RATE_FOLLOWS"),
         ("rate_follows_burst", "TALLY_RATE_FOLLOWS_BURST"),
+        ("rate_views", "TALLY_RATE_VIEWS"),
+        ("rate_views_burst", "TALLY_RATE_VIEWS_BURST"),
         ("rate_auth", "TALLY_RATE_AUTH"),
         ("rate_auth_burst", "TALLY_RATE_AUTH_BURST"),
         ("rate_login_handle", "TALLY_RATE_LOGIN_HANDLE"),

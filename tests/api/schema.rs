@@ -34,6 +34,10 @@ fn schema_has_every_name_of_the_api_contract() {
         "likeVideo(videoId: ID!): Video!",
         "deleteAccount(password: String!): Boolean!",
         "approveFollowRequest(userId: ID!): Follow!",
+        // Analytics (API.md "Analytics").
+        "durationMs: Int\n",
+        "viewCount: Int!",
+        "recordView(videoId: ID!, watchMs: Int!): Boolean!",
     ] {
         assert!(sdl.contains(needle), "SDL lacks `{needle}`:\n{sdl}");
     }

@@ -164,7 +164,7 @@ async fn insert_videos(db: &DatabaseConnection, author: Uuid, n: usize, t0: i64)
             q.bind(t0 + i as i64),
         ];
         q.push_unchecked(&format!(
-            "INSERT INTO videos (id, author_id, caption, hashtags, created_at, view_count) VALUES ({}, 0)",
+            "INSERT INTO videos (id, author_id, caption, hashtags, created_at) VALUES ({})",
             tally::db::Frag::join(parts, ", ")
         ));
         q.execute(db).await.expect("insert video");
@@ -181,7 +181,7 @@ async fn insert_likes(db: &DatabaseConnection, liker: Uuid, aud: Audience, video
             q.bind(*v),
             q.bind(liker),
             q.bind(aud),
-            q.bind(tally::db::now_us() + i as i64),
+            q.bind(crate::helpers::now_us() + i as i64),
         ];
         q.push_unchecked(&format!(
             "INSERT INTO likes (video_id, user_id, audience, created_at) VALUES ({})",
@@ -517,7 +517,7 @@ async fn the_feed_does_not_read_videos_of_private_accounts_it_does_not_follow() 
         visibility: Some(V::Public),
         ..Default::default()
     };
-    tally::domain::accounts::update_account(&db, private, public)
+    tally::domain::accounts::update_account(&db, private, public, tally::clock::Clock::System)
         .await
         .expect("turn public");
     let (_, now) = measure(None).await;

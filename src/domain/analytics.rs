@@ -1,0 +1,363 @@
+//! Analytics: recorded views and their counters.
+//!
+//! A view is an append-only event row (`video_views`) holding only what the aggregates need
+//! (PRIVACY.md "No identity"): the UTC hour, the watch time and, for a signed-in viewer, its
+//! age bracket, region, language, device class and whether it follows the creator — never
+//! the account, never an address, no finer time than the hour and no ordered ID (the row's
+//! ID is random). A later rollup job folds the rows into rollups (`folded` marks the folded
+//! ones, in the job's transaction).
+//!
+//! A video's view count is the sum of its rows in `video_view_counters`, spread over
+//! [`SHARDS`] rows per video with the shard picked at random per view, so that concurrent
+//! views of one hot video add to different rows instead of queueing on one row lock. The
+//! event row and the counter's delta are written in one transaction: a view that was
+//! acknowledged is counted, once.
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{
+    user, video_view, video_view_counter as counter, AgeBracket, DeviceClass, FollowState,
+};
+use sea_orm::{
+    sea_query::{Alias, Expr, ExprTrait, OnConflict},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::{
+    social::find_follow,
+    videos::visible_videos,
+    viewer_account,
+    visible::{VideoId, Visible},
+};
+use crate::{
+    db,
+    error::{AppError, AppResult},
+};
+
+/// The longest watch time a view may report: one hour, in milliseconds.
+pub const MAX_WATCH_MS: i32 = 3_600_000;
+
+/// Counter rows per video. Each view adds to one picked at random: with 64 clients on one
+/// video, about two share a row at a time instead of all 64.
+pub const SHARDS: u16 = 32;
+
+/// What a view stores about its viewer when signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience {
+    pub age_bracket: AgeBracket,
+    pub region: String,
+    pub language: String,
+    pub device: DeviceClass,
+    pub follows_creator: bool,
+}
+
+/// Records that `viewer` (anonymous: `None`) watched `video_id` for `watch_ms` on a
+/// `device`, at `now`. `BAD_USER_INPUT` on `watchMs` outside 0..=[`MAX_WATCH_MS`];
+/// `NOT_FOUND` when the viewer cannot see the video (Rule V) or it does not exist — and
+/// then nothing is stored. The event row and the counter's delta are one transaction.
+pub async fn record_view(
+    db: &DatabaseConnection,
+    viewer: Option<Uuid>,
+    video_id: Uuid,
+    watch_ms: i32,
+    device: DeviceClass,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if !(0..=MAX_WATCH_MS).contains(&watch_ms) {
+        return Err(AppError::bad_input(
+            "watchMs",
+            "watchMs must be 0–3,600,000 (milliseconds, at most an hour)",
+        ));
+    }
+    let hour = hour_of(now);
+    let year = chrono::Datelike::year(&now);
+    db::transaction(db, move |txn| {
+        Box::pin(async move {
+            let video = visible_videos(txn, viewer, &[video_id])
+                .await?
+                .pop()
+                .ok_or(AppError::NotFound)?;
+            let creator = video.video.author_id;
+            let audience = match viewer {
+                Some(me) => {
+                    let account = viewer_account(txn, me).await?;
+                    let follows =
+                        find_follow(txn, me, creator).await? == Some(FollowState::Approved);
+                    Some(audience_of(&account, year, device, follows))
+                }
+                None => None,
+            };
+            let row = event(video_id, creator, hour, watch_ms, audience);
+            // The video's row is referenced first, by the event: a deletion that committed
+            // since the check fails it here (and the transaction stores nothing), one that
+            // comes later waits for this commit and then removes the view with the video.
+            match video_view::Entity::insert(row)
+                .exec_without_returning(txn)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => {
+                    let e = AppError::from(e);
+                    return Err(if db::is_foreign_key_violation(&e) {
+                        AppError::NotFound
+                    } else {
+                        e
+                    });
+                }
+            }
+            add_view(txn, video_id, watch_ms).await
+        })
+    })
+    .await
+}
+
+/// The event row of one view: only the audience's aggregate attributes, a random ID.
+fn event(
+    video_id: Uuid,
+    creator: Uuid,
+    hour: i64,
+    watch_ms: i32,
+    audience: Option<Audience>,
+) -> video_view::ActiveModel {
+    let signed_in = audience.is_some();
+    let a = audience.as_ref();
+    video_view::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        video_id: Set(video_id),
+        creator_id: Set(creator),
+        hour: Set(hour),
+        watch_ms: Set(watch_ms),
+        signed_in: Set(signed_in),
+        follows_creator: Set(a.is_some_and(|a| a.follows_creator)),
+        age_bracket: Set(a.map(|a| a.age_bracket)),
+        region: Set(a.map(|a| a.region.clone())),
+        language: Set(a.map(|a| a.language.clone())),
+        device: Set(a.map(|a| a.device)),
+        folded: Set(0),
+    }
+}
+
+/// Adds one view of `watch_ms` to a random shard of `video`'s counters.
+async fn add_view(txn: &impl ConnectionTrait, video: Uuid, watch_ms: i32) -> AppResult<()> {
+    // A cast of a value below SHARDS (32): it cannot truncate.
+    let shard = (rand::random::<u16>() % SHARDS) as i16;
+    let row = counter::ActiveModel {
+        video_id: Set(video),
+        shard: Set(shard),
+        views: Set(1),
+        watch_ms: Set(i64::from(watch_ms)),
+    };
+    let mut on = OnConflict::columns([counter::Column::VideoId, counter::Column::Shard]);
+    for c in [counter::Column::Views, counter::Column::WatchMs] {
+        on.value(
+            c,
+            Expr::col((counter::Entity, c)).add(Expr::col((Alias::new("excluded"), c))),
+        );
+    }
+    counter::Entity::insert(row)
+        .on_conflict(on)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// The view counts of `videos` (0 for a video never viewed), one statement.
+pub async fn view_counts(
+    db: &impl ConnectionTrait,
+    videos: &[Visible<VideoId>],
+) -> AppResult<HashMap<Uuid, i64>> {
+    if videos.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, i64)> = counter::Entity::find()
+        .select_only()
+        .column(counter::Column::VideoId)
+        .expr(Expr::col(counter::Column::Views).sum().cast_as("BIGINT"))
+        .filter(counter::Column::VideoId.is_in(videos.iter().map(|v| v.0)))
+        .group_by(counter::Column::VideoId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut counts: HashMap<Uuid, i64> = videos.iter().map(|v| (v.0, 0)).collect();
+    counts.extend(rows);
+    Ok(counts)
+}
+
+/// The start of `now`'s UTC hour, in microseconds since the Unix epoch.
+pub fn hour_of(now: DateTime<Utc>) -> i64 {
+    const HOUR_US: i64 = 3_600_000_000;
+    let us = now.timestamp_micros();
+    us - us.rem_euclid(HOUR_US)
+}
+
+/// What a view stores about a signed-in viewer, as of `year`.
+fn audience_of(account: &user::Model, year: i32, device: DeviceClass, follows: bool) -> Audience {
+    Audience {
+        age_bracket: age_bracket(account.birth_year, year),
+        region: region(account.region.as_deref()),
+        language: language(account.language.as_deref()),
+        device,
+        follows_creator: follows,
+    }
+}
+
+/// The bracket of an account born in `birth_year`, in `year` (age = year − birth year).
+pub fn age_bracket(birth_year: Option<i32>, year: i32) -> AgeBracket {
+    let Some(age) = birth_year.map(|b| year - b) else {
+        return AgeBracket::Unknown;
+    };
+    match age {
+        13..=17 => AgeBracket::From13To17,
+        18..=24 => AgeBracket::From18To24,
+        25..=34 => AgeBracket::From25To34,
+        35..=44 => AgeBracket::From35To44,
+        45..=54 => AgeBracket::From45To54,
+        55.. => AgeBracket::From55,
+        _ => AgeBracket::Unknown,
+    }
+}
+
+/// What a view stores where no value is known.
+pub const UNKNOWN: &str = "UNKNOWN";
+
+/// An account's region as a view stores it: an ISO 3166-1 alpha-2 code (two letters,
+/// upper-cased), else `UNKNOWN`. Accounts type their region freely; anything else might be
+/// as telling as a name, so it is not copied into a view.
+pub fn region(given: Option<&str>) -> String {
+    match given.map(str::trim) {
+        Some(r) if r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            r.to_ascii_uppercase()
+        }
+        _ => UNKNOWN.to_owned(),
+    }
+}
+
+/// An account's language as a view stores it: the BCP 47 primary subtag (2–3 letters,
+/// lower-cased: `en-GB` → `en`), else `UNKNOWN`.
+pub fn language(given: Option<&str>) -> String {
+    let primary = given.and_then(|l| l.trim().split(['-', '_']).next());
+    match primary {
+        Some(p) if (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            p.to_ascii_lowercase()
+        }
+        _ => UNKNOWN.to_owned(),
+    }
+}
+
+/// The device class of a request: `X-Tally-Device` (`ios`, `android`, `web`, `other`, any
+/// case) when it names one, else a guess from `User-Agent`: `iPhone`/`iPad`/`iPod`/`iOS` →
+/// `IOS`; `Android` → `ANDROID`; a browser (`Mozilla/`, `Chrome/`, `Safari/`, `Firefox/`,
+/// `Edg/`, `Opera`) → `WEB`; anything else, or neither header → `OTHER`. (An iPad in desktop
+/// mode says `Macintosh` and counts as `WEB`; an app that knows better sends the header.)
+pub fn device_class(header: Option<&str>, user_agent: Option<&str>) -> DeviceClass {
+    match header.map(|h| h.trim().to_ascii_lowercase()).as_deref() {
+        Some("ios") => return DeviceClass::Ios,
+        Some("android") => return DeviceClass::Android,
+        Some("web") => return DeviceClass::Web,
+        Some("other") => return DeviceClass::Other,
+        _ => {}
+    }
+    let Some(ua) = user_agent else {
+        return DeviceClass::Other;
+    };
+    let has = |needle: &str| ua.contains(needle);
+    if ["iPhone", "iPad", "iPod", "iOS"].iter().any(|n| has(n)) {
+        DeviceClass::Ios
+    } else if has("Android") {
+        DeviceClass::Android
+    } else if [
+        "Mozilla/", "Chrome/", "Safari/", "Firefox/", "Edg/", "Opera",
+    ]
+    .iter()
+    .any(|n| has(n))
+    {
+        DeviceClass::Web
+    } else {
+        DeviceClass::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_brackets_follow_the_year() {
+        let b = |by| age_bracket(Some(by), 2026);
+        assert_eq!(age_bracket(None, 2026), AgeBracket::Unknown);
+        assert_eq!(b(2014), AgeBracket::Unknown); // 12
+        assert_eq!(b(2013), AgeBracket::From13To17);
+        assert_eq!(b(2009), AgeBracket::From13To17);
+        assert_eq!(b(2008), AgeBracket::From18To24);
+        assert_eq!(b(2002), AgeBracket::From18To24);
+        assert_eq!(b(2001), AgeBracket::From25To34);
+        assert_eq!(b(1992), AgeBracket::From25To34);
+        assert_eq!(b(1991), AgeBracket::From35To44);
+        assert_eq!(b(1982), AgeBracket::From35To44);
+        assert_eq!(b(1981), AgeBracket::From45To54);
+        assert_eq!(b(1972), AgeBracket::From45To54);
+        assert_eq!(b(1971), AgeBracket::From55);
+        assert_eq!(b(1900), AgeBracket::From55);
+    }
+
+    #[test]
+    fn regions_and_languages_are_codes_or_unknown() {
+        assert_eq!(region(Some("de")), "DE");
+        assert_eq!(region(Some(" US ")), "US");
+        for r in [
+            None,
+            Some(""),
+            Some("Germany"),
+            Some("D1"),
+            Some("Bob's house"),
+        ] {
+            assert_eq!(region(r), UNKNOWN, "{r:?}");
+        }
+        assert_eq!(language(Some("en")), "en");
+        assert_eq!(language(Some("en-GB")), "en");
+        assert_eq!(language(Some("PT_br")), "pt");
+        assert_eq!(language(Some("fil")), "fil");
+        for l in [None, Some(""), Some("English"), Some("e"), Some("3n")] {
+            assert_eq!(language(l), UNKNOWN, "{l:?}");
+        }
+    }
+
+    #[test]
+    fn the_device_header_wins_else_the_user_agent_is_guessed() {
+        use DeviceClass::*;
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+        let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36";
+        assert_eq!(device_class(Some("IOS"), Some(chrome)), Ios);
+        assert_eq!(device_class(Some("Android"), None), Android);
+        assert_eq!(device_class(Some(" web "), Some(iphone)), Web);
+        assert_eq!(device_class(Some("oThEr"), Some(iphone)), Other);
+        // Not a class: as if absent.
+        assert_eq!(device_class(Some("toaster"), Some(android)), Android);
+        assert_eq!(device_class(None, Some(iphone)), Ios);
+        assert_eq!(device_class(None, Some("TallyApp/2.1 (iOS 17.2)")), Ios);
+        assert_eq!(device_class(None, Some(android)), Android);
+        assert_eq!(device_class(None, Some(chrome)), Web);
+        assert_eq!(device_class(None, Some("curl/8.5.0")), Other);
+        assert_eq!(device_class(None, None), Other);
+    }
+
+    #[test]
+    fn the_hour_is_the_start_of_the_utc_hour() {
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("instant")
+                .with_timezone(&Utc)
+        };
+        assert_eq!(
+            hour_of(t("2025-07-14T09:41:27.123456Z")),
+            t("2025-07-14T09:00:00Z").timestamp_micros()
+        );
+        assert_eq!(
+            hour_of(t("1969-12-31T23:30:00Z")),
+            t("1969-12-31T23:00:00Z").timestamp_micros()
+        );
+    }
+}
