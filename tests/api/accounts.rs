@@ -157,25 +157,6 @@ const CREATE_VIDEO: &str =
     "mutation($input: CreateVideoInput!) { createVideo(input: $input) { id caption hashtags } }";
 const LOG_IN: &str = "mutation($h: String!, $p: String!) { logIn(input: {handle: $h, password: $p}) { token expiresAt user { id handle } } }";
 
-/// Signs up over HTTP (password `password123`) and returns `(id, token)`.
-async fn http_sign_up(app: &TestApp, handle: &str) -> (Uuid, String) {
-    let (status, body) = app
-        .gql(
-            None,
-            SIGN_UP,
-            json!({ "input": { "handle": handle, "password": "password123" } }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.get("errors").is_none(), "sign-up failed: {body}");
-    let id = user_uuid(body["data"]["signUp"]["user"]["id"].as_str().expect("id"));
-    let token = body["data"]["signUp"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    (id, token)
-}
-
 // ---------------------------------------------------------------------------------------
 // 1. Tokens over real HTTP
 // ---------------------------------------------------------------------------------------
@@ -349,7 +330,7 @@ async fn http_mutation_without_token_is_unauthenticated_and_writes_nothing() {
 #[tokio::test]
 async fn http_token_of_a_deleted_account_cannot_mutate() {
     let app = TestApp::spawn().await;
-    let (bob, bob_token) = http_sign_up(&app, "bob").await;
+    let (bob, bob_token) = app.sign_up("bob", "").await;
     let bob_id = uid(bob);
     let (_, body) = app
         .gql(
@@ -362,7 +343,7 @@ async fn http_token_of_a_deleted_account_cannot_mutate() {
         .as_str()
         .expect("video id")
         .to_owned();
-    let (gone, token) = http_sign_up(&app, "gone").await;
+    let (gone, token) = app.sign_up("gone", "").await;
     let (status, body) = app
         .gql(
             Some(&token),
@@ -436,7 +417,7 @@ async fn http_token_of_a_deleted_account_cannot_mutate() {
 #[tokio::test]
 async fn http_reads_with_the_token_of_a_deleted_account_are_unauthenticated() {
     let app = TestApp::spawn().await;
-    let (_, token) = http_sign_up(&app, "gone").await;
+    let (_, token) = app.sign_up("gone", "").await;
     let (status, body) = app.gql(Some(&token), VIEWER_Q, json!({})).await;
     assert_eq!(status, 200, "a live account reads: {body}");
     assert!(body["data"]["viewer"].is_object(), "{body}");
@@ -1052,7 +1033,7 @@ async fn log_in_wrong_handle_and_wrong_password_answer_alike() {
 #[tokio::test]
 async fn log_in_issues_a_working_token_with_the_contract_claims() {
     let app = TestApp::spawn().await;
-    let (me, _) = http_sign_up(&app, "loggy").await;
+    let (me, _) = app.sign_up("loggy", "").await;
     let (status, body) = app
         .gql(None, LOG_IN, json!({ "h": "loggy", "p": "password123" }))
         .await;

@@ -378,15 +378,15 @@ const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 
 async fn a_view_stores_the_hour_the_watch_time_and_the_viewers_aggregate_attributes_only() {
     let at = crate::clock::fixed_instant();
     let app = TestApp::spawn_with(|s| s.clock = Clock::Fixed(at)).await;
-    let (author, author_token) = crate::clock::sign_up(&app, "maya", "").await;
+    let (author, author_token) = app.sign_up("maya", "").await;
     // 2025 − 1998 = 27.
-    let (_, fan_token) = crate::clock::sign_up(
-        &app,
-        "ana",
-        r#", birthYear: 1998, region: "de", language: "pt-BR""#,
-    )
-    .await;
-    let (_, plain_token) = crate::clock::sign_up(&app, "ben", "").await;
+    let (_, fan_token) = app
+        .sign_up(
+            "ana",
+            r#", birthYear: 1998, region: "de", language: "pt-BR""#,
+        )
+        .await;
+    let (_, plain_token) = app.sign_up("ben", "").await;
     let (_, r) = app
         .gql(
             Some(&fan_token),
@@ -502,12 +502,12 @@ async fn no_view_table_holds_the_viewers_account_handle_or_address() {
         LikesVisibility::Everyone,
     )
     .await;
-    let (viewer, token) = crate::clock::sign_up(
-        &app,
-        "watcher.handle",
-        r#", displayName: "Wanda Watcher", birthYear: 1990, region: "FR", language: "fr""#,
-    )
-    .await;
+    let (viewer, token) = app
+        .sign_up(
+            "watcher.handle",
+            r#", displayName: "Wanda Watcher", birthYear: 1990, region: "FR", language: "fr""#,
+        )
+        .await;
     let video = video_by(&app.db, author).await;
     view_with(
         &app,

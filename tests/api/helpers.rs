@@ -306,4 +306,23 @@ impl TestApp {
         )
         .await
     }
+
+    /// Signs up `handle` over HTTP (`extra`: more `SignUpInput` fields, e.g.
+    /// `", visibility: PRIVATE"`) and returns `(id, token)`.
+    pub async fn sign_up(&self, handle: &str, extra: &str) -> (Uuid, String) {
+        let q = format!(
+            r#"mutation {{ signUp(input: {{handle: "{handle}", password: "password123" {extra}}}) {{ token user {{ id }} }} }}"#
+        );
+        let (status, body) = self.gql(None, &q, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "sign-up failed: {body}");
+        let d = &body["data"]["signUp"];
+        let id = d["user"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("sign-up failed: {body}"));
+        (
+            user_uuid(id),
+            d["token"].as_str().expect("token").to_owned(),
+        )
+    }
 }

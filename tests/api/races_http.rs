@@ -9,7 +9,7 @@ use std::sync::{
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
-use crate::helpers::TestApp;
+use crate::helpers::{uid, TestApp};
 
 const ROUNDS: usize = 12;
 
@@ -19,21 +19,8 @@ struct Account {
 }
 
 async fn sign_up(app: &TestApp, handle: &str, extra: &str) -> Account {
-    let q = format!(
-        r#"mutation {{ signUp(input: {{handle: "{handle}", password: "password123" {extra}}}) {{ token user {{ id }} }} }}"#
-    );
-    let (status, v) = app.gql(None, &q, json!({})).await;
-    assert_eq!(status, 200, "{v}");
-    Account {
-        id: v["data"]["signUp"]["user"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("sign-up failed: {v}"))
-            .to_owned(),
-        token: v["data"]["signUp"]["token"]
-            .as_str()
-            .expect("token")
-            .to_owned(),
-    }
+    let (id, token) = app.sign_up(handle, extra).await;
+    Account { id: uid(id), token }
 }
 
 async fn post_video(app: &TestApp, author: &Account) -> String {
