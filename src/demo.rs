@@ -83,7 +83,7 @@ pub async fn seed_and_print(
         follow_user(db, maya.id, ben.id, clock.now_us())
             .await
             .map_err(fail("follow"))?;
-        approve_follow_request(db, ben.id, maya.id)
+        approve_follow_request(db, ben.id, maya.id, clock.now_us())
             .await
             .map_err(fail("approve"))?;
         follow_user(db, maya.id, cleo.id, clock.now_us())

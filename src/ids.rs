@@ -76,7 +76,7 @@ impl IdKey {
 
     /// 32 bytes derived from the key for one `purpose` (HKDF-SHA256, RFC 5869), so that no
     /// two uses share a key.
-    fn derive(&self, purpose: &str) -> [u8; 32] {
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
         let mut out = [0u8; 32];
         // Expanding 32 bytes from a 32-byte PRK cannot fail (the limit is 255 × 32).
         if Hkdf::<Sha256>::new(Some(b"tally-ids"), &self.0)

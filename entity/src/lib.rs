@@ -1,5 +1,6 @@
 //! SeaORM entities of Tally: plain rows, no GraphQL and no policy.
 pub mod block;
+pub mod demographics;
 pub mod follow;
 pub mod like;
 pub mod user;

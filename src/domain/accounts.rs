@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::{
     hold::{hold, Hold},
     input::{check_len, check_no_nul, normalize_handle},
-    likes, viewer_account,
+    likes,
+    rollups::{self, At, Followees},
+    viewer_account,
 };
 use crate::{
     auth::{account_linked_to, password},
@@ -295,7 +297,9 @@ pub async fn update_account(
             if new_audience != audience(before.visibility, before.likes_visibility) {
                 likes::set_like_audience(txn, viewer, new_audience).await?;
             }
+            rollups::follower_changed(txn, &before, &after).await?;
             if before.visibility == Visibility::Private && after.visibility == Visibility::Public {
+                rollups::pending_approved(txn, viewer, At::of(clock.now_us())).await?;
                 follow::Entity::update_many()
                     .col_expr(follow::Column::State, Expr::value(FollowState::Approved))
                     .filter(follow::Column::FolloweeId.eq(viewer))
@@ -309,8 +313,9 @@ pub async fn update_account(
     .await
 }
 
-/// Deletes the viewer's account after checking its password: its likes (counters drop),
-/// follows, blocks and videos go with it, in one transaction. An account without a
+/// Deletes the viewer's account at `now` after checking its password: its likes (counters
+/// drop; unlikes in the rollups), follows (lost followers of the accounts it followed),
+/// blocks and videos go with it, in one transaction. An account without a
 /// password (linked to an identity-provider subject) has nothing to check: the
 /// identity provider's token proved the viewer, and `password` must be empty so that a
 /// client cannot believe it checked one.
@@ -318,6 +323,7 @@ pub async fn delete_account(
     db: &DatabaseConnection,
     viewer: Uuid,
     password: String,
+    now: i64,
 ) -> AppResult<()> {
     let account = viewer_account(db, viewer).await?;
     let (ok, wrong) = match password_of(&account) {
@@ -337,7 +343,10 @@ pub async fn delete_account(
         Box::pin(async move {
             // A concurrent deletion of the same account may have won: it is gone then.
             hold(txn, Hold::Exclusive, viewer, None).await?;
-            likes::remove_likes_by(txn, viewer, None).await?;
+            let at = At::of(now);
+            likes::remove_likes_by(txn, viewer, None, at).await?;
+            let account = viewer_account(txn, viewer).await?;
+            rollups::followers_lost(txn, &account, Followees::AllOf, at).await?;
             user::Entity::delete_by_id(viewer).exec(txn).await?;
             Ok(())
         })

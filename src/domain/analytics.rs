@@ -219,32 +219,7 @@ pub fn age_bracket(birth_year: Option<i32>, year: i32) -> AgeBracket {
     }
 }
 
-/// What a view stores where no value is known.
-pub const UNKNOWN: &str = "UNKNOWN";
-
-/// An account's region as a view stores it: an ISO 3166-1 alpha-2 code (two letters,
-/// upper-cased), else `UNKNOWN`. Accounts type their region freely; anything else might be
-/// as telling as a name, so it is not copied into a view.
-pub fn region(given: Option<&str>) -> String {
-    match given.map(str::trim) {
-        Some(r) if r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            r.to_ascii_uppercase()
-        }
-        _ => UNKNOWN.to_owned(),
-    }
-}
-
-/// An account's language as a view stores it: the BCP 47 primary subtag (2–3 letters,
-/// lower-cased: `en-GB` → `en`), else `UNKNOWN`.
-pub fn language(given: Option<&str>) -> String {
-    let primary = given.and_then(|l| l.trim().split(['-', '_']).next());
-    match primary {
-        Some(p) if (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            p.to_ascii_lowercase()
-        }
-        _ => UNKNOWN.to_owned(),
-    }
-}
+pub use entity::demographics::{language, region, UNKNOWN};
 
 /// The device class of a request: `X-Tally-Device` (`ios`, `android`, `web`, `other`, any
 /// case) when it names one, else a guess from `User-Agent`: `iPhone`/`iPad`/`iPod`/`iOS` →

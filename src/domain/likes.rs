@@ -15,6 +15,7 @@ use super::{
     hold::{hold, Hold, Other},
     page::{Page, PageRequest},
     public_user_columns,
+    rollups::{self, At},
     videos::counted_video,
     visible::{VideoId, Visible},
     PublicUser,
@@ -38,22 +39,33 @@ pub async fn like_video(
     change_like(db, viewer, video_id, Toggle::Like { at: now }).await
 }
 
-/// The viewer takes back its like of a video it can see. Unliking twice is a no-op.
+/// The viewer takes back its like of a video it can see, at `now`. Unliking twice is a
+/// no-op.
 pub async fn unlike_video(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
+    now: i64,
 ) -> AppResult<Visible<CountedVideo>> {
-    change_like(db, viewer, video_id, Toggle::Unlike).await
+    change_like(db, viewer, video_id, Toggle::Unlike { at: now }).await
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Toggle {
     /// Like, at this time.
-    Like {
-        at: i64,
-    },
-    Unlike,
+    Like { at: i64 },
+    /// Unlike, at this time.
+    Unlike { at: i64 },
+}
+
+impl Toggle {
+    /// When it happens, and its sign in the counters.
+    fn at_and_sign(self) -> (At, i64) {
+        match self {
+            Toggle::Like { at } => (At::of(at), 1),
+            Toggle::Unlike { at } => (At::of(at), -1),
+        }
+    }
 }
 
 /// Likes or unlikes, and answers with the video as it is then, in one transaction that holds
@@ -61,7 +73,8 @@ enum Toggle {
 /// either commits in between. Then three steps: Rule V and the liker's audience
 /// ([`checked_liker`]), the like row inserted or deleted, and the counters changed by what that
 /// did. On PostgreSQL the three are one statement (data-modifying `WITH`); SQLite runs them one
-/// by one. `NOT_FOUND` when the viewer cannot see the video (or it does not exist), and then
+/// by one. The analytics rollups change with the counters ([`rollups::like_changed`]).
+/// `NOT_FOUND` when the viewer cannot see the video (or it does not exist), and then
 /// nothing was written.
 async fn change_like(
     db: &DatabaseConnection,
@@ -122,7 +135,7 @@ async fn change_like_in_one_statement(
             ];
             (insert, 1)
         }
-        Toggle::Unlike => {
+        Toggle::Unlike { .. } => {
             let delete = frag![
                 "DELETE FROM likes WHERE video_id = ",
                 v,
@@ -135,6 +148,16 @@ async fn change_like_in_one_statement(
         }
     };
     let counted = counters::add_each_row(&mut q, v, viewer, &Ident::new("changed"), sign);
+    let (at, _) = toggle.at_and_sign();
+    let [r1, r2, r3] = rollups::like_changed(
+        &mut q,
+        &frag!["changed, checked"],
+        v,
+        &Ident::new("checked.creator_id"),
+        viewer,
+        at,
+        sign,
+    );
     q.append(frag![
         "WITH checked AS (",
         checked,
@@ -142,6 +165,12 @@ async fn change_like_in_one_statement(
         change,
         "), counted AS (",
         counted,
+        "), r1 AS (",
+        r1,
+        "), r2 AS (",
+        r2,
+        "), r3 AS (",
+        r3,
         ") \
          SELECT COUNT(*) AS found FROM checked"
     ]);
@@ -163,7 +192,9 @@ async fn change_like_step_by_step(
     let Some(row) = q.one(txn).await? else {
         return Ok(false);
     };
-    match toggle {
+    let creator: Uuid = col(&row, "creator_id")?;
+    let (at, sign) = toggle.at_and_sign();
+    let changed = match toggle {
         Toggle::Like { at } => {
             let aud: Audience = col(&row, "audience")?;
             let new = like::ActiveModel {
@@ -179,16 +210,21 @@ async fn change_like_step_by_step(
             if inserted == 1 {
                 counters::add(txn, video_id, viewer, aud, 1).await?;
             }
+            inserted == 1
         }
-        Toggle::Unlike => {
+        Toggle::Unlike { .. } => {
             // The count goes down under the label the like carries.
             let deleted = like::Entity::delete_by_id((video_id, viewer))
                 .exec_with_returning(txn)
                 .await?;
-            if let Some(like) = deleted {
+            if let Some(like) = &deleted {
                 counters::add(txn, video_id, viewer, like.audience, -1).await?;
             }
+            deleted.is_some()
         }
+    };
+    if changed {
+        rollups::add_like_change(txn, video_id, creator, viewer, at, sign).await?;
     }
     Ok(true)
 }
@@ -203,7 +239,7 @@ fn checked_liker(u: Param, v: Param) -> Frag {
             &Ident::at("lk", user::Column::Visibility),
             &Ident::at("lk", user::Column::LikesVisibility)
         ),
-        " AS audience FROM users lk, videos v JOIN users a ON a.id = v.author_id \
+        " AS audience, v.author_id AS creator_id FROM users lk, videos v JOIN users a ON a.id = v.author_id \
          WHERE lk.id = ",
         u,
         " AND v.id = ",
@@ -217,14 +253,17 @@ fn checked_liker(u: Param, v: Param) -> Frag {
     ]
 }
 
-/// Removes every like of `liker` (only those on `author`'s videos, when given) and lowers
-/// the counters of the videos concerned. Used by blocks and account deletion.
+/// Removes every like of `liker` (only those on `author`'s videos, when given) at `at`,
+/// lowers the counters of the videos concerned and counts the likes as removed in the
+/// rollups. Used by blocks and account deletion.
 pub async fn remove_likes_by(
     txn: &impl ConnectionTrait,
     liker: Uuid,
     author: Option<Uuid>,
+    at: At,
 ) -> AppResult<()> {
     counters::add_each_like(txn, liker, author, Change::Remove).await?;
+    rollups::likes_removed(txn, liker, author, at).await?;
     let mut delete = like::Entity::delete_many().filter(like::Column::UserId.eq(liker));
     if let Some(author) = author {
         delete = delete.filter(counters::on_videos_of(author));

@@ -7,6 +7,8 @@ pub mod hold;
 pub mod input;
 pub mod likes;
 pub mod page;
+pub mod rollups;
+pub mod sketch;
 pub mod social;
 pub mod videos;
 pub mod visible;

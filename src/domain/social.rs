@@ -14,7 +14,9 @@ use super::{
     hold::{hold, Hold, Other},
     likes::remove_likes_by,
     page::{self, Page, PageRequest},
-    public_user_columns, PublicUser,
+    public_user_columns,
+    rollups::{self, At, Followees},
+    viewer_account, PublicUser,
 };
 use crate::{
     db::{self, col, Ident, Sql},
@@ -98,11 +100,14 @@ pub async fn find_follow(
         .await?)
 }
 
+/// Deletes the follow `follower → followee` (only in state `only`, when given) at `at`;
+/// an approved one counts as a lost follower in the rollups. Whether there was one.
 async fn delete_follow(
     txn: &impl ConnectionTrait,
     follower: Uuid,
     followee: Uuid,
     only: Option<FollowState>,
+    at: At,
 ) -> AppResult<bool> {
     let mut delete = follow::Entity::delete_many()
         .filter(follow::Column::FollowerId.eq(follower))
@@ -110,7 +115,12 @@ async fn delete_follow(
     if let Some(state) = only {
         delete = delete.filter(follow::Column::State.eq(state));
     }
-    Ok(delete.exec(txn).await?.rows_affected > 0)
+    let deleted = delete.exec_with_returning(txn).await?;
+    if deleted.iter().any(|f| f.state == FollowState::Approved) {
+        let account = viewer_account(txn, follower).await?;
+        rollups::followers_lost(txn, &account, Followees::One(followee), at).await?;
+    }
+    Ok(!deleted.is_empty())
 }
 
 /// The viewer follows `target` at `now` (microseconds, from the request's clock): approved
@@ -141,10 +151,14 @@ pub async fn follow_user(
                 state: Set(state),
                 created_at: Set(now),
             };
-            follow::Entity::insert(row)
+            let inserted = follow::Entity::insert(row)
                 .on_conflict(OnConflict::new().do_nothing().to_owned())
                 .exec_without_returning(txn)
                 .await?;
+            if inserted == 1 && state == FollowState::Approved {
+                let me = viewer_account(txn, viewer).await?;
+                rollups::follower_gained(txn, &me, target, At::of(now)).await?;
+            }
             let state = find_follow(txn, viewer, target).await?.unwrap_or(state);
             Ok((state, followee))
         })
@@ -152,24 +166,31 @@ pub async fn follow_user(
     .await
 }
 
-/// The viewer stops following `target` (pending or approved). Returns whether a follow
-/// was removed.
-pub async fn unfollow_user(db: &DatabaseConnection, viewer: Uuid, target: Uuid) -> AppResult<bool> {
+/// The viewer stops following `target` (pending or approved) at `now`. Returns whether a
+/// follow was removed.
+pub async fn unfollow_user(
+    db: &DatabaseConnection,
+    viewer: Uuid,
+    target: Uuid,
+    now: i64,
+) -> AppResult<bool> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Shared, viewer, Some(Other::Account(target))).await?;
             visible_user_or_404(txn, viewer, target).await?;
-            delete_follow(txn, viewer, target, None).await
+            delete_follow(txn, viewer, target, None, At::of(now)).await
         })
     })
     .await
 }
 
-/// The viewer approves `follower`'s pending request (`NOT_FOUND` when there is none).
+/// The viewer approves `follower`'s pending request at `now` (`NOT_FOUND` when there is
+/// none).
 pub async fn approve_follow_request(
     db: &DatabaseConnection,
     viewer: Uuid,
     follower: Uuid,
+    now: i64,
 ) -> AppResult<user::Model> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
@@ -184,7 +205,9 @@ pub async fn approve_follow_request(
             if approved.rows_affected == 0 {
                 return Err(AppError::NotFound);
             }
-            visible_user_or_404(txn, viewer, follower).await
+            let account = visible_user_or_404(txn, viewer, follower).await?;
+            rollups::follower_gained(txn, &account, viewer, At::of(now)).await?;
+            Ok(account)
         })
     })
     .await
@@ -199,7 +222,8 @@ pub async fn reject_follow_request(
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Shared, viewer, Some(Other::Account(follower))).await?;
-            match delete_follow(txn, follower, viewer, Some(FollowState::Pending)).await? {
+            let at = At::of(0); // a pending follow was never counted
+            match delete_follow(txn, follower, viewer, Some(FollowState::Pending), at).await? {
                 true => Ok(()),
                 false => Err(AppError::NotFound),
             }
@@ -208,16 +232,19 @@ pub async fn reject_follow_request(
     .await
 }
 
-/// The viewer removes `follower`'s approved follow (`NOT_FOUND` when there is none).
+/// The viewer removes `follower`'s approved follow at `now` (`NOT_FOUND` when there is
+/// none): a lost follower in the rollups.
 pub async fn remove_follower(
     db: &DatabaseConnection,
     viewer: Uuid,
     follower: Uuid,
+    now: i64,
 ) -> AppResult<()> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Shared, viewer, Some(Other::Account(follower))).await?;
-            match delete_follow(txn, follower, viewer, Some(FollowState::Approved)).await? {
+            let at = At::of(now);
+            match delete_follow(txn, follower, viewer, Some(FollowState::Approved), at).await? {
                 true => Ok(()),
                 false => Err(AppError::NotFound),
             }
@@ -265,10 +292,11 @@ pub async fn block_user(
                 .on_conflict(OnConflict::new().do_nothing().to_owned())
                 .exec_without_returning(txn)
                 .await?;
-            delete_follow(txn, viewer, target, None).await?;
-            delete_follow(txn, target, viewer, None).await?;
-            remove_likes_by(txn, viewer, Some(target)).await?;
-            remove_likes_by(txn, target, Some(viewer)).await?;
+            let at = At::of(now);
+            delete_follow(txn, viewer, target, None, at).await?;
+            delete_follow(txn, target, viewer, None, at).await?;
+            remove_likes_by(txn, viewer, Some(target), at).await?;
+            remove_likes_by(txn, target, Some(viewer), at).await?;
             Ok(())
         })
     })

@@ -10,6 +10,7 @@ use super::{
     counters::{self, CountedVideo},
     hold::{hold, Hold},
     page::{self, Page, PageRequest},
+    rollups::{self, At},
     visible::Visible,
 };
 use crate::{
@@ -126,9 +127,15 @@ pub async fn create_video(
     .await
 }
 
-/// Deletes one of the viewer's videos (its likes go with it). A video the viewer cannot
-/// see is `NOT_FOUND`; someone else's visible video is `FORBIDDEN`.
-pub async fn delete_video(db: &DatabaseConnection, viewer: Uuid, id: Uuid) -> AppResult<()> {
+/// Deletes one of the viewer's videos at `now` (its likes go with it, as unlikes in the
+/// author's rollups). A video the viewer cannot see is `NOT_FOUND`; someone else's visible
+/// video is `FORBIDDEN`.
+pub async fn delete_video(
+    db: &DatabaseConnection,
+    viewer: Uuid,
+    id: Uuid,
+    now: i64,
+) -> AppResult<()> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Shared, viewer, None).await?;
@@ -141,11 +148,28 @@ pub async fn delete_video(db: &DatabaseConnection, viewer: Uuid, id: Uuid) -> Ap
                     "only the author may delete a video".into(),
                 ));
             }
+            // Locked, the video gains no like before it goes (a like waits on the row and
+            // then finds it gone): the count read now is what the deletion takes away.
+            lock_video(txn, id).await?;
+            let likes = counted_video(txn, id).await?.map_or(0, |v| v.like_count);
+            rollups::video_deleted(txn, id, viewer, likes, At::of(now)).await?;
             video::Entity::delete_by_id(id).exec(txn).await?;
             Ok(())
         })
     })
     .await
+}
+
+/// Locks the row of video `id` until commit (PostgreSQL; SQLite's transactions hold the
+/// whole database).
+pub async fn lock_video(txn: &impl ConnectionTrait, id: Uuid) -> AppResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let mut q = Sql::default();
+        let v = q.bind(id);
+        q.append(frag!["SELECT id FROM videos WHERE id = ", v, " FOR UPDATE"]);
+        q.one(txn).await?;
+    }
+    Ok(())
 }
 
 /// `SELECT` of videos joined to their author `a`, filtered by Rule V for `viewer`; returns

@@ -314,7 +314,7 @@ impl AccountsMutation {
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
         ratelimit::check(ctx, Limit::Auth)?;
         let me = signed_in(ctx).await?;
-        domain::accounts::delete_account(db(ctx)?, me, password).await?;
+        domain::accounts::delete_account(db(ctx)?, me, password, clock(ctx).now_us()).await?;
         Ok(true)
     }
 }

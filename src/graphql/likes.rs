@@ -190,7 +190,7 @@ impl LikesMutation {
         let me = signed_in(ctx).await?;
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
         Ok(Video::from(
-            domain::likes::unlike_video(db(ctx)?, me, id).await?,
+            domain::likes::unlike_video(db(ctx)?, me, id, clock(ctx).now_us()).await?,
         ))
     }
 }

@@ -218,7 +218,7 @@ impl SocialMutation {
         ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
-        Ok(domain::social::unfollow_user(db(ctx)?, me, target).await?)
+        Ok(domain::social::unfollow_user(db(ctx)?, me, target, clock(ctx).now_us()).await?)
     }
 
     /// Approves a pending request from `userId` to follow the viewer.
@@ -226,7 +226,8 @@ impl SocialMutation {
         let me = signed_in(ctx).await?;
         let db = db(ctx)?;
         let requester = self::user_id(ctx, "userId", &user_id)?;
-        let follower = domain::social::approve_follow_request(db, me, requester).await?;
+        let follower =
+            domain::social::approve_follow_request(db, me, requester, clock(ctx).now_us()).await?;
         let followee = domain::viewer_account(db, me).await?;
         Ok(Follow {
             state: Some(entity::FollowState::Approved).into(),
@@ -247,7 +248,7 @@ impl SocialMutation {
     async fn remove_follower(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         let me = signed_in(ctx).await?;
         let follower = self::user_id(ctx, "userId", &user_id)?;
-        domain::social::remove_follower(db(ctx)?, me, follower).await?;
+        domain::social::remove_follower(db(ctx)?, me, follower, clock(ctx).now_us()).await?;
         Ok(true)
     }
 

@@ -174,8 +174,8 @@ impl VideosMutation {
     /// Deletes one of the viewer's videos.
     async fn delete_video(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let me = signed_in(ctx).await?;
-        domain::videos::delete_video(db(ctx)?, me, ids(ctx)?.decode_id("id", Kind::Video, &id)?)
-            .await?;
+        let id = ids(ctx)?.decode_id("id", Kind::Video, &id)?;
+        domain::videos::delete_video(db(ctx)?, me, id, clock(ctx).now_us()).await?;
         Ok(true)
     }
 }

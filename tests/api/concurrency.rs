@@ -55,7 +55,7 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
                     .await
                     .map_err(|e| e.message())?;
                 if i % 2 == 1 && round % 2 == 1 {
-                    unlike_video(&db, fan, video)
+                    unlike_video(&db, fan, video, crate::helpers::now_us())
                         .await
                         .map_err(|e| e.message())?;
                 }

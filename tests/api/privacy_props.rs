@@ -258,7 +258,7 @@ async fn build(db: &DatabaseConnection, spec: &WorldSpec) -> Model {
         }
     }
     for &(u, v) in &spec.unlikes {
-        let result = unlike_video(db, uids[u], vids[v]).await;
+        let result = unlike_video(db, uids[u], vids[v], now_us()).await;
         if m.video_visible(Some(uids[u]), vids[v]) {
             ok(result, "unlike");
             m.likes.remove(&(vids[v], uids[u]));
@@ -581,12 +581,12 @@ async fn a_like_carries_its_likers_audience_for_every_setting() {
     }
     assert_eq!(counters::drift(&db).await.expect("drift"), vec![]);
     for liker in likers {
-        let after = ok(unlike_video(&db, liker, video).await, "unlike");
+        let after = ok(unlike_video(&db, liker, video, now_us()).await, "unlike");
         assert_eq!(counters::drift(&db).await.expect("drift"), vec![]);
         assert!(after.like_count >= 0);
     }
     let after = ok(
-        unlike_video(&db, author, video).await,
+        unlike_video(&db, author, video, now_us()).await,
         "unlike without a like",
     );
     assert_eq!(after.like_count, 0);

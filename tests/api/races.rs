@@ -394,15 +394,15 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
             .await
             .map(|(s, _)| format!("{s:?}"))
             .map_err(code),
-        Op::Unfollow(f, a) => unfollow_user(db, id(f), id(a))
+        Op::Unfollow(f, a) => unfollow_user(db, id(f), id(a), now_us())
             .await
             .map(|b| b.to_string())
             .map_err(code),
-        Op::Approve(a, f) => approve_follow_request(db, id(a), id(f))
+        Op::Approve(a, f) => approve_follow_request(db, id(a), id(f), now_us())
             .await
             .map(|_| String::new())
             .map_err(code),
-        Op::RemoveFollower(a, f) => remove_follower(db, id(a), id(f))
+        Op::RemoveFollower(a, f) => remove_follower(db, id(a), id(f), now_us())
             .await
             .map(|_| String::new())
             .map_err(code),
@@ -418,7 +418,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
             .await
             .map(|v| format!("count={}", v.like_count))
             .map_err(code),
-        Op::Unlike(u, j) => unlike_video(db, id(u), round.video_ids[j])
+        Op::Unlike(u, j) => unlike_video(db, id(u), round.video_ids[j], now_us())
             .await
             .map(|v| format!("count={}", v.like_count))
             .map_err(code),
@@ -446,7 +446,7 @@ async fn run(db: &DatabaseConnection, round: &Round, op: Op) -> Answer {
         .await
         .map(|_| String::new())
         .map_err(code),
-        Op::Delete(u) => delete_account(db, id(u), String::new())
+        Op::Delete(u) => delete_account(db, id(u), String::new(), now_us())
             .await
             .map(|_| String::new())
             .map_err(code),
