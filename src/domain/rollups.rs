@@ -11,11 +11,13 @@
 use std::collections::BTreeMap;
 
 use entity::{demographics, follow, user, FollowState};
-use sea_orm::{sea_query::Query, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    sea_query::Query, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+};
 use uuid::Uuid;
 
 use crate::{
-    db::{lit, Frag, Ident, Param, Part, Sql},
+    db::{col, lit, Frag, Ident, Param, Part, Sql},
     error::AppResult,
     frag,
 };
@@ -432,6 +434,116 @@ pub async fn follower_changed(
         }
     }
     Ok(())
+}
+
+/// Every way the rollups disagree with the rows they count, described: a full scan, for
+/// tests and operators' checks, never for serving requests. Checks per creator that gross
+/// likes − unlikes equals its videos' like rows and new − lost followers its approved
+/// follows; per video the same for `video_days` (and `video_hours`, whose pruned hours make
+/// it a check for installs younger than eight days only when `hours` is set); and the
+/// follower demographics against the followers' current accounts.
+pub async fn drift(db: &impl ConnectionTrait, hours: bool) -> AppResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut check = |what: String, rollup: i64, rows: i64| {
+        if rollup != rows {
+            out.push(format!("{what}: rollups say {rollup}, rows say {rows}"));
+        }
+    };
+    let mut q = Sql::default();
+    q.append(frag![
+        "SELECT u.id, \
+         (SELECT CAST(COALESCE(SUM(h.likes - h.unlikes), 0) AS BIGINT) FROM creator_hours h \
+          WHERE h.creator_id = u.id) AS net_likes, \
+         (SELECT COUNT(*) FROM likes l JOIN videos v ON v.id = l.video_id \
+          WHERE v.author_id = u.id) AS like_rows, \
+         (SELECT CAST(COALESCE(SUM(h.new_followers - h.lost_followers), 0) AS BIGINT) \
+          FROM creator_hours h WHERE h.creator_id = u.id) AS net_followers, \
+         (SELECT COUNT(*) FROM follows f WHERE f.followee_id = u.id AND f.state = ",
+        lit(FollowState::Approved),
+        ") AS follow_rows FROM users u"
+    ]);
+    for row in q.all(db).await? {
+        let id: Uuid = col(&row, "id")?;
+        check(
+            format!("creator {id} net likes"),
+            col(&row, "net_likes")?,
+            col(&row, "like_rows")?,
+        );
+        check(
+            format!("creator {id} net followers"),
+            col(&row, "net_followers")?,
+            col(&row, "follow_rows")?,
+        );
+    }
+    let tables: &[&'static str] = if hours {
+        &["video_days", "video_hours"]
+    } else {
+        &["video_days"]
+    };
+    for table in tables {
+        let mut q = Sql::default();
+        q.append(frag![
+            "SELECT v.id, (SELECT CAST(COALESCE(SUM(r.likes - r.unlikes), 0) AS BIGINT) FROM ",
+            Ident::new(table),
+            " r WHERE r.video_id = v.id) AS net_likes, \
+             (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id) AS like_rows FROM videos v"
+        ]);
+        for row in q.all(db).await? {
+            let id: Uuid = col(&row, "id")?;
+            check(
+                format!("video {id} net likes in {table}"),
+                col(&row, "net_likes")?,
+                col(&row, "like_rows")?,
+            );
+        }
+    }
+    let mut expected: BTreeMap<(Uuid, &'static str, String), i64> = BTreeMap::new();
+    let mut q = Sql::default();
+    q.append(frag![
+        "SELECT f.followee_id AS creator, u.* FROM follows f JOIN users u ON u.id = f.follower_id \
+         WHERE f.state = ",
+        lit(FollowState::Approved)
+    ]);
+    for row in q.all(db).await? {
+        let creator: Uuid = col(&row, "creator")?;
+        let follower = user::Model::from_query_result(&row, "")?;
+        for (dim, key) in keys_of(&follower) {
+            *expected.entry((creator, dim, key)).or_default() += 1;
+        }
+    }
+    let mut stored: BTreeMap<(Uuid, String, String), i64> = BTreeMap::new();
+    let mut q = Sql::default();
+    q.append(frag![
+        "SELECT creator_id, dimension, key, followers FROM follower_demographics \
+         WHERE followers <> 0"
+    ]);
+    for row in q.all(db).await? {
+        stored.insert(
+            (
+                col(&row, "creator_id")?,
+                col(&row, "dimension")?,
+                col(&row, "key")?,
+            ),
+            col(&row, "followers")?,
+        );
+    }
+    let expected: BTreeMap<(Uuid, String, String), i64> = expected
+        .into_iter()
+        .map(|((c, d, k), n)| ((c, d.to_owned(), k), n))
+        .collect();
+    for (k, n) in &expected {
+        check(
+            format!("follower demographics {k:?}"),
+            stored.get(k).copied().unwrap_or(0),
+            *n,
+        );
+    }
+    for (k, n) in &stored {
+        if !expected.contains_key(k) {
+            check(format!("follower demographics {k:?}"), *n, 0);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

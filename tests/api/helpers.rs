@@ -219,6 +219,17 @@ pub async fn insert_follow(
         "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ({a}, {b}, {s}, {t})"
     ));
     q.execute(db).await.expect("insert follow");
+    // As the service would have counted it.
+    if state == FollowState::Approved {
+        let account = tally::domain::find_user(db, follower)
+            .await
+            .expect("follower")
+            .expect("follower exists");
+        let at = tally::domain::rollups::At::of(now_us());
+        tally::domain::rollups::follower_gained(db, &account, followee, at)
+            .await
+            .expect("follower rollups");
+    }
 }
 
 /// Inserts a block row directly, bypassing `blockUser` (nothing else is removed).

@@ -20,5 +20,6 @@ mod privacy_rules;
 mod races;
 mod races_http;
 mod rate_limits;
+mod rollups;
 mod schema;
 mod timing;

@@ -631,9 +631,12 @@ async fn race(name: &str, setup: impl Fn(usize) -> Setup, a: Op, b: Op) {
         }
     }
     let drift = counters::drift(&db).await.expect("drift");
+    let rollups = tally::domain::rollups::drift(&db, true)
+        .await
+        .expect("rollup drift");
     assert!(
-        failures.is_empty() && drift.is_empty(),
-        "{name}: {} of {n} rounds broke the rules; counter drift {drift:?}; first: {}",
+        failures.is_empty() && drift.is_empty() && rollups.is_empty(),
+        "{name}: {} of {n} rounds broke the rules; counter drift {drift:?}; rollup drift {rollups:?}; first: {}",
         failures.len(),
         failures.first().map(String::as_str).unwrap_or("-")
     );
