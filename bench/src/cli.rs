@@ -84,6 +84,15 @@ pub struct Args {
     /// Seconds between two samples of the server's RSS during the soak.
     #[arg(long, default_value_t = 5)]
     pub soak_sample_secs: u64,
+    /// Run the creator-analytics benchmark instead (see [`crate::analytics`]; PostgreSQL).
+    #[arg(long)]
+    pub analytics: bool,
+    /// Followers of each analytics creator (each likes 10 of its videos).
+    #[arg(long, default_value_t = 100_000)]
+    pub analytics_fans: i64,
+    /// Views of the heavy analytics creator (the light one has a hundredth).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub analytics_views: i64,
     /// Accounts of the dataset that like, follow and read during the soak (each a token).
     #[arg(long, default_value_t = 4000)]
     pub soak_accounts: usize,

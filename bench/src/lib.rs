@@ -10,6 +10,7 @@
 //! Both use one copy of what they have in common: [`stats`] (percentiles), [`machine`]
 //! (`/proc`: liveness, RSS, load), [`http`] (GraphQL requests, waiting for `/readyz`),
 //! [`queries`] (documents sent by both) and [`OrMessage`].
+pub mod analytics;
 pub mod cli;
 pub mod database;
 pub mod explain;

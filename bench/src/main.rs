@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use clap::Parser;
 use tally_bench::{
-    cli::Args, database, machine, scenarios::run_scenarios, seed::seed, server::Server, soak,
-    table::print_table, timing,
+    analytics, cli::Args, database, machine, scenarios::run_scenarios, seed::seed, server::Server,
+    soak, table::print_table, timing,
 };
 
 #[tokio::main]
@@ -29,6 +29,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.timing {
         return timing::run(&args).await;
+    }
+    if args.analytics {
+        return analytics::run(&args).await;
     }
     let tag = format!(
         "{}-p{}",

@@ -46,7 +46,12 @@ pub struct Storm {
 }
 
 /// Warm-up, fixed moderate rate, saturation; a bad answer (or none) marks the row failed.
-fn measure(args: &Args, name: &str, token: &str, body: serde_json::Value) -> anyhow::Result<Row> {
+pub fn measure(
+    args: &Args,
+    name: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<Row> {
     let fixed_conns = 4u64;
     let delay = pacing_delay_ms(fixed_conns, args.rate);
     let paced = script(
