@@ -210,7 +210,7 @@ async fn exec(db: &DatabaseConnection, sql: &str) -> anyhow::Result<()> {
     q.push_unchecked(sql);
     q.execute(db)
         .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", &sql[..sql.len().min(80)], e.message()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", &sql[..sql.len().min(80)]))?;
     Ok(())
 }
 
@@ -259,7 +259,7 @@ async fn seed_creator(
         &format!(
             "INSERT INTO follows (follower_id, followee_id, state, created_at) \
              SELECT {fan_id}, {cu}, 'APPROVED', {start} + ((i * 7919) % {DAYS}) * {DAY_US} + (i % 24) * {HOUR_US} \
-             FROM generate_series(0, {}) i",
+             FROM generate_series(CAST(0 AS BIGINT), {}) i",
             fans - 1
         ),
     )
@@ -272,7 +272,7 @@ async fn seed_creator(
              SELECT {video_of}, {fan_id}, 'EVERYONE', \
              GREATEST({start} + ((i * 7 + k * 101) % 1000) * {step} + {HOUR_US}, \
                       {start} + ((i * 131 + k * 977) % 8760) * {HOUR_US} + (i % 3600) * 1000000) \
-             FROM generate_series(0, {}) i, generate_series(0, 9) k",
+             FROM generate_series(CAST(0 AS BIGINT), {}) i, generate_series(0, 9) k",
             fans - 1
         ),
     )
