@@ -15,6 +15,8 @@ use crate::{
     ids::{IdCodec, Kind},
 };
 
+mod history;
+
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-password";
 
@@ -129,7 +131,13 @@ pub async fn seed_and_print(
                 .await
                 .map_err(fail("like"))?;
         }
+        let (views, likes, follows) = history::seed(db, clock, maya.id).await?;
         println!("Demo world seeded (every password: {DEMO_PASSWORD}).");
+        println!(
+            "History: {} days, {views} views, {likes} likes, {follows} follows of @maya.creates's audience of {} accounts.",
+            history::DAYS,
+            history::AUDIENCE
+        );
         println!(
             "Video to try: {}",
             ids.encode_id(Kind::Video, dance.video.id)
