@@ -108,6 +108,11 @@ pub struct Config {
     /// time it stores is then this one. For tests and demos; a warning is logged at start.
     #[arg(long, env = "TALLY_NOW", value_parser = parse_now, global = true)]
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// How often the fold job folds recorded views into the rollups and flushes the viewer
+    /// sketches, in milliseconds (every instance runs it).
+    #[arg(long, env = "TALLY_FOLD_INTERVAL_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub fold_interval_ms: u64,
     /// Query, request and shutdown limits.
     #[command(flatten)]
     pub limits: Limits,

@@ -20,7 +20,11 @@ use crate::{
     clock::Clock,
     config::{Config, Limits, RateLimits},
     cors::CorsOrigins,
-    db, domain,
+    db,
+    domain::{
+        self,
+        sketch::{SketchBuffer, SketchKey},
+    },
     error::{AppError, ErrorCode},
     graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
     graphql_http::{self, MediaType, Refusal, Wanted},
@@ -52,12 +56,15 @@ pub struct Settings {
     pub cors: CorsOrigins,
     /// Where every stored time comes from: the system clock, or fixed (`TALLY_NOW`).
     pub clock: Clock,
+    /// How often the fold job runs ([`domain::fold::run_every`]); `None`: not at all (tests
+    /// fold when they choose, with [`domain::fold::drain`]).
+    pub fold_interval: Option<std::time::Duration>,
 }
 
 impl Settings {
     /// `db` served with `secrets` and otherwise the defaults: 24-hour tokens, the service's
     /// own tokens only, the production query limits, no rate limits, same-origin only, the
-    /// system clock.
+    /// system clock, no fold job.
     pub fn new(db: DatabaseConnection, secrets: Secrets) -> Self {
         Settings {
             db,
@@ -68,6 +75,7 @@ impl Settings {
             rate_limits: RateLimits::off(),
             cors: CorsOrigins::none(),
             clock: Clock::System,
+            fold_interval: None,
         }
     }
 
@@ -94,6 +102,7 @@ impl Settings {
             rate_limits: config.rate_limits,
             cors: CorsOrigins::parse(&config.cors_origins)?,
             clock,
+            fold_interval: Some(std::time::Duration::from_millis(config.fold_interval_ms)),
         })
     }
 }
@@ -117,6 +126,8 @@ pub struct Application {
     ids: IdCodec,
     rate_limiter: Arc<RateLimiter>,
     clock: Clock,
+    sketches: Arc<SketchBuffer>,
+    fold_interval: Option<std::time::Duration>,
 }
 
 impl Application {
@@ -141,8 +152,10 @@ impl Application {
             rate_limits,
             cors,
             clock,
+            fold_interval,
         } = settings;
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
+        let sketches = Arc::new(SketchBuffer::new(SketchKey::from_id_key(&secrets.id_key)));
         let ids = IdCodec::new(&secrets.id_key);
         let tokens =
             Tokens::new(&secrets.jwt_secret, token_ttl, ids.clone())?.with_leeway(auth.leeway_secs);
@@ -151,6 +164,7 @@ impl Application {
             tokens.clone(),
             ids.clone(),
             CursorCodec::new(&secrets.id_key),
+            sketches.clone(),
             &limits,
         );
         let port = listener.local_addr()?.port();
@@ -193,6 +207,8 @@ impl Application {
             ids,
             rate_limiter,
             clock,
+            sketches,
+            fold_interval,
         })
     }
 
@@ -221,12 +237,36 @@ impl Application {
         self.clock
     }
 
+    /// The instance's buffer of viewers not yet in the stored sketches (what
+    /// [`domain::fold::drain`] flushes).
+    pub fn sketches(&self) -> &Arc<SketchBuffer> {
+        &self.sketches
+    }
+
     /// Runs until stopped; meanwhile drops the keys of full rate-limit buckets every
-    /// [`SWEEP_INTERVAL`].
+    /// [`SWEEP_INTERVAL`] and runs the fold job every `fold_interval`. Once the server has
+    /// stopped, the job is stopped too (a fold it interrupts rolls back, folding nothing)
+    /// and one last drain, bounded to a few seconds, stores the buffered viewers.
     pub async fn run(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(self.rate_limiter.sweep_every(SWEEP_INTERVAL));
+        let folder = self.fold_interval.map(|every| {
+            tokio::spawn(domain::fold::run_every(
+                self.db.clone(),
+                self.sketches.clone(),
+                every,
+            ))
+        });
         let result = self.server.await;
         sweeper.abort();
+        if let Some(folder) = folder {
+            folder.abort();
+            let last = domain::fold::drain(&self.db, &self.sketches);
+            match tokio::time::timeout(std::time::Duration::from_secs(5), last).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = ?e, "the last fold at shutdown failed"),
+                Err(_) => tracing::warn!("the last fold at shutdown took over 5 s; stopped"),
+            }
+        }
         result
     }
 }

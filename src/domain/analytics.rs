@@ -4,8 +4,8 @@
 //! (PRIVACY.md "No identity"): the UTC hour, the watch time and, for a signed-in viewer, its
 //! age bracket, region, language, device class and whether it follows the creator — never
 //! the account, never an address, no finer time than the hour and no ordered ID (the row's
-//! ID is random). A later rollup job folds the rows into rollups (`folded` marks the folded
-//! ones, in the job's transaction).
+//! ID is random). The fold job ([`super::fold`]) folds the rows into the rollups (`folded`
+//! marks the folded ones, in the job's transaction).
 //!
 //! A video's view count is the sum of its rows in `video_view_counters`, spread over
 //! [`SHARDS`] rows per video with the shard picked at random per view, so that concurrent
@@ -20,12 +20,15 @@ use entity::{
 };
 use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
+    ActiveEnum,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::{
+    rollups::At,
+    sketch::{self, SketchBuffer},
     social::find_follow,
     videos::visible_videos,
     viewer_account,
@@ -56,9 +59,12 @@ pub struct Audience {
 /// Records that `viewer` (anonymous: `None`) watched `video_id` for `watch_ms` on a
 /// `device`, at `now`. `BAD_USER_INPUT` on `watchMs` outside 0..=[`MAX_WATCH_MS`];
 /// `NOT_FOUND` when the viewer cannot see the video (Rule V) or it does not exist — and
-/// then nothing is stored. The event row and the counter's delta are one transaction.
+/// then nothing is stored. The event row and the counter's delta are one transaction;
+/// once it has committed, a signed-in viewer joins the creator's viewer sketches of the
+/// day in `sketches` (the fold job stores them).
 pub async fn record_view(
     db: &DatabaseConnection,
+    sketches: &SketchBuffer,
     viewer: Option<Uuid>,
     video_id: Uuid,
     watch_ms: i32,
@@ -73,7 +79,7 @@ pub async fn record_view(
     }
     let hour = hour_of(now);
     let year = chrono::Datelike::year(&now);
-    db::transaction(db, move |txn| {
+    let seen = db::transaction(db, move |txn| {
         Box::pin(async move {
             let video = visible_videos(txn, viewer, &[video_id])
                 .await?
@@ -89,7 +95,7 @@ pub async fn record_view(
                 }
                 None => None,
             };
-            let row = event(video_id, creator, hour, watch_ms, audience);
+            let row = event(video_id, creator, hour, watch_ms, audience.clone());
             // The video's row is referenced first, by the event: a deletion that committed
             // since the check fails it here (and the transaction stores nothing), one that
             // comes later waits for this commit and then removes the view with the video.
@@ -107,10 +113,27 @@ pub async fn record_view(
                     });
                 }
             }
-            add_view(txn, video_id, watch_ms).await
+            add_view(txn, video_id, watch_ms).await?;
+            Ok(audience.map(|a| (creator, a)))
         })
     })
-    .await
+    .await?;
+    if let (Some(me), Some((creator, audience))) = (viewer, seen) {
+        sketches.add(creator, At::of(hour).day, me, audience.buckets());
+    }
+    Ok(())
+}
+
+impl Audience {
+    /// The viewer-sketch bucket of each dimension, keyed as the view rows store them.
+    pub fn buckets(&self) -> [(&'static str, String); 4] {
+        [
+            (sketch::AGE, self.age_bracket.to_value()),
+            (sketch::REGION, self.region.clone()),
+            (sketch::LANGUAGE, self.language.clone()),
+            (sketch::DEVICE, self.device.to_value()),
+        ]
+    }
 }
 
 /// The event row of one view: only the audience's aggregate attributes, a random ID.

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod counters;
+pub mod fold;
 pub mod hold;
 pub mod input;
 pub mod likes;

@@ -225,6 +225,94 @@ pub async fn likes_removed(
     Ok(())
 }
 
+/// The view figures of `creator_hours` and `video_days` against the folded `video_views`
+/// rows, per creator hour and per video day.
+async fn view_drift(
+    db: &impl ConnectionTrait,
+    check: &mut impl FnMut(String, i64, i64),
+) -> AppResult<()> {
+    let mut rolled: BTreeMap<(Uuid, i64), [i64; 3]> = BTreeMap::new();
+    let mut q = Sql::default();
+    q.append(frag![
+        "SELECT creator_id, hour, CAST(SUM(views) AS BIGINT) AS n, \
+         CAST(SUM(watch_ms) AS BIGINT) AS w, CAST(SUM(follower_views) AS BIGINT) AS f \
+         FROM creator_hours GROUP BY creator_id, hour"
+    ]);
+    for row in q.all(db).await? {
+        rolled.insert(
+            (col(&row, "creator_id")?, col(&row, "hour")?),
+            [col(&row, "n")?, col(&row, "w")?, col(&row, "f")?],
+        );
+    }
+    let mut counted: BTreeMap<(Uuid, i64), [i64; 3]> = BTreeMap::new();
+    let mut days: BTreeMap<(Uuid, i32), [i64; 2]> = BTreeMap::new();
+    let mut q = Sql::default();
+    q.append(frag![
+        "SELECT creator_id, video_id, hour, COUNT(*) AS n, CAST(SUM(watch_ms) AS BIGINT) AS w, \
+         CAST(SUM(CASE WHEN follows_creator THEN 1 ELSE 0 END) AS BIGINT) AS f \
+         FROM video_views WHERE folded = 1 GROUP BY creator_id, video_id, hour"
+    ]);
+    for row in q.all(db).await? {
+        let hour: i64 = col(&row, "hour")?;
+        let (n, w, f): (i64, i64, i64) = (col(&row, "n")?, col(&row, "w")?, col(&row, "f")?);
+        let h = counted.entry((col(&row, "creator_id")?, hour)).or_default();
+        h[0] += n;
+        h[1] += w;
+        h[2] += f;
+        let d = days
+            .entry((col(&row, "video_id")?, At::of(hour).day))
+            .or_default();
+        d[0] += n;
+        d[1] += w;
+    }
+    let figures = ["views", "watch ms", "follower views"];
+    for (key, (r, c)) in side_by_side(&rolled, &counted) {
+        for i in 0..3 {
+            check(
+                format!("creator {} hour {} {}", key.0, key.1, figures[i]),
+                r[i],
+                c[i],
+            );
+        }
+    }
+    let mut rolled_days: BTreeMap<(Uuid, i32), [i64; 2]> = BTreeMap::new();
+    let mut q = Sql::default();
+    q.append(frag![
+        "SELECT video_id, day, CAST(SUM(views) AS BIGINT) AS n, \
+         CAST(SUM(watch_ms) AS BIGINT) AS w FROM video_days GROUP BY video_id, day"
+    ]);
+    for row in q.all(db).await? {
+        rolled_days.insert(
+            (col(&row, "video_id")?, col(&row, "day")?),
+            [col(&row, "n")?, col(&row, "w")?],
+        );
+    }
+    for (key, (r, c)) in side_by_side(&rolled_days, &days) {
+        check(format!("video {} day {} views", key.0, key.1), r[0], c[0]);
+        check(
+            format!("video {} day {} watch ms", key.0, key.1),
+            r[1],
+            c[1],
+        );
+    }
+    Ok(())
+}
+
+/// Every key of `a` or `b` with both values (zeros where a map lacks it).
+fn side_by_side<K: Ord + Copy, const N: usize>(
+    a: &BTreeMap<K, [i64; N]>,
+    b: &BTreeMap<K, [i64; N]>,
+) -> BTreeMap<K, ([i64; N], [i64; N])> {
+    let mut out: BTreeMap<K, ([i64; N], [i64; N])> = BTreeMap::new();
+    for (k, v) in a {
+        out.entry(*k).or_insert(([0; N], [0; N])).0 = *v;
+    }
+    for (k, v) in b {
+        out.entry(*k).or_insert(([0; N], [0; N])).1 = *v;
+    }
+    out
+}
+
 /// Which time key a rollup table has.
 enum When {
     Hour,
@@ -254,6 +342,112 @@ pub async fn video_deleted(
         &CREATOR_HOURS,
         &["unlikes"],
         frag!["SELECT ", c, ", ", h, ", ", s, ", ", n],
+    ));
+    q.execute(txn).await?;
+    Ok(())
+}
+
+/// Views added up by a fold: per (creator, UTC hour) [views, watch ms, views by followers];
+/// per (video, UTC day) [views, watch ms].
+#[derive(Debug, Default)]
+pub struct ViewSums {
+    pub hours: BTreeMap<(Uuid, i64), [i64; 3]>,
+    pub days: BTreeMap<(Uuid, i32), [i64; 2]>,
+}
+
+/// Rows a fold writes to per key: shards 16..32, apart from the like and follow path's
+/// 0..16, so that a fold never waits on a like's row lock (nor a like on a fold's).
+fn fold_shard() -> i16 {
+    16 + i16::from(rand::random::<u8>() % 16)
+}
+
+/// Adds folded views to `creator_hours` and `video_days`: one upsert each, its rows in key
+/// order (so that two folds lock shared rows in the same order and never deadlock).
+pub async fn views_folded(txn: &impl ConnectionTrait, sums: &ViewSums) -> AppResult<()> {
+    let shard = fold_shard();
+    if !sums.hours.is_empty() {
+        let mut q = Sql::default();
+        let rows = sums
+            .hours
+            .iter()
+            .map(|((creator, hour), [n, watch, followers])| {
+                let s = q.bind(shard);
+                frag![
+                    "(",
+                    q.bind(*creator),
+                    ", ",
+                    q.bind(*hour),
+                    ", ",
+                    s,
+                    ", ",
+                    q.bind(*n),
+                    ", ",
+                    q.bind(*watch),
+                    ", ",
+                    q.bind(*followers),
+                    ")"
+                ]
+            });
+        let values = frag!["VALUES ", Frag::join(rows.collect::<Vec<_>>(), ", ")];
+        q.append(upsert(
+            &CREATOR_HOURS,
+            &["views", "watch_ms", "follower_views"],
+            values,
+        ));
+        q.execute(txn).await?;
+    }
+    if !sums.days.is_empty() {
+        let mut q = Sql::default();
+        let rows = sums.days.iter().map(|((video, day), [n, watch])| {
+            let s = q.bind(shard);
+            frag![
+                "(",
+                q.bind(*video),
+                ", ",
+                q.bind(*day),
+                ", ",
+                s,
+                ", ",
+                q.bind(*n),
+                ", ",
+                q.bind(*watch),
+                ")"
+            ]
+        });
+        let values = frag!["VALUES ", Frag::join(rows.collect::<Vec<_>>(), ", ")];
+        q.append(upsert(&VIDEO_DAYS, &["views", "watch_ms"], values));
+        q.execute(txn).await?;
+    }
+    Ok(())
+}
+
+/// Takes the folded views of `video` (being deleted by its author `author`, its row locked
+/// by [`crate::domain::videos::lock_video`]) out of `creator_hours`, at the hours they
+/// happened; its `video_days` rows go with it. A fold's claim holds its rows' videos `FOR
+/// KEY SHARE` (`fold::fold_in`): one that claimed some of this video's views has committed
+/// before the lock was granted (so they read as folded here), and a later one skips the
+/// locked video. Its unfolded views go with the video, never folded.
+pub async fn video_views_removed(
+    txn: &impl ConnectionTrait,
+    video: Uuid,
+    author: Uuid,
+) -> AppResult<()> {
+    let mut q = Sql::default();
+    let (a, s, v) = (q.bind(author), q.bind(shard(video)), q.bind(video));
+    q.append(upsert(
+        &CREATOR_HOURS,
+        &["views", "watch_ms", "follower_views"],
+        frag![
+            "SELECT ",
+            a,
+            ", hour, ",
+            s,
+            ", -COUNT(*), -CAST(SUM(watch_ms) AS BIGINT), \
+             -CAST(SUM(CASE WHEN follows_creator THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM video_views WHERE video_id = ",
+            v,
+            " AND folded = 1 GROUP BY hour"
+        ],
     ));
     q.execute(txn).await?;
     Ok(())
@@ -440,8 +634,10 @@ pub async fn follower_changed(
 /// tests and operators' checks, never for serving requests. Checks per creator that gross
 /// likes − unlikes equals its videos' like rows and new − lost followers its approved
 /// follows; per video the same for `video_days` (and `video_hours`, whose pruned hours make
-/// it a check for installs younger than eight days only when `hours` is set); and the
-/// follower demographics against the followers' current accounts.
+/// it a check for installs younger than eight days only when `hours` is set); the views,
+/// watch time and follower views of every creator hour and the views and watch time of
+/// every video day against the folded view rows (of videos that exist: a deleted video's
+/// go with it); and the follower demographics against the followers' current accounts.
 pub async fn drift(db: &impl ConnectionTrait, hours: bool) -> AppResult<Vec<String>> {
     let mut out = Vec::new();
     let mut check = |what: String, rollup: i64, rows: i64| {
@@ -497,6 +693,7 @@ pub async fn drift(db: &impl ConnectionTrait, hours: bool) -> AppResult<Vec<Stri
             );
         }
     }
+    view_drift(db, &mut check).await?;
     let mut expected: BTreeMap<(Uuid, &'static str, String), i64> = BTreeMap::new();
     let mut q = Sql::default();
     q.append(frag![

@@ -9,6 +9,17 @@
 //! what is shown (10 and 100); about 1.6 % standard error above.
 //! A sketch is stored as `postcard` bytes of the crate's own serde form; merging two
 //! sketches is their union, so merging the same one twice changes nothing.
+//!
+//! The write side goes through a [`SketchBuffer`] in memory: a view's transaction cannot
+//! write its viewer into a table next to the view (no table may tie a view, or a creator's
+//! day, to an account hash row by row), so each instance collects the hashes per sketch and
+//! the fold job merges them into the stored sketches every interval
+//! ([`crate::domain::fold::flush_sketches`]).
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::Mutex,
+};
+
 use cardinality_estimator::CardinalityEstimator;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -58,6 +69,103 @@ impl SketchKey {
         first.copy_from_slice(&out[..8]);
         u64::from_le_bytes(first)
     }
+}
+
+/// One stored sketch: a creator's signed-in viewers on a UTC day (days since 1970) in one
+/// bucket of one dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cell {
+    pub creator: Uuid,
+    pub day: i32,
+    pub dimension: &'static str,
+    pub key: String,
+}
+
+/// The viewers an instance has seen since its last flush, per sketch: account hashes only
+/// (sets of them, so a viewer who watches 500 times is kept once). Shared by every request
+/// of the instance; the fold job takes it whole and merges it into `viewer_sketches`.
+#[derive(Debug)]
+pub struct SketchBuffer {
+    key: SketchKey,
+    pending: Mutex<HashMap<Cell, HashSet<u64>>>,
+}
+
+impl SketchBuffer {
+    /// An empty buffer hashing accounts under `key`.
+    pub fn new(key: SketchKey) -> Self {
+        SketchBuffer {
+            key,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Adds `account`, a viewer of `creator`'s video on `day`, to the sketch of each of
+    /// its buckets (`(dimension, key)`, one per dimension).
+    pub fn add(
+        &self,
+        creator: Uuid,
+        day: i32,
+        account: Uuid,
+        buckets: [(&'static str, String); 4],
+    ) {
+        let hash = self.key.hash(account);
+        let mut pending = self.lock();
+        for (dimension, key) in buckets {
+            pending
+                .entry(Cell {
+                    creator,
+                    day,
+                    dimension,
+                    key,
+                })
+                .or_default()
+                .insert(hash);
+        }
+    }
+
+    /// Takes everything buffered, in key order (the order a flush locks rows in).
+    pub fn take(&self) -> BTreeMap<Cell, Vec<u64>> {
+        let pending = std::mem::take(&mut *self.lock());
+        pending
+            .into_iter()
+            .map(|(cell, hashes)| (cell, hashes.into_iter().collect()))
+            .collect()
+    }
+
+    /// Puts back what a failed flush took (its sketches are unions: flushing a viewer
+    /// twice changes nothing, so a partly stored flush may be retried whole).
+    pub fn put_back(&self, cells: BTreeMap<Cell, Vec<u64>>) {
+        let mut pending = self.lock();
+        for (cell, hashes) in cells {
+            pending.entry(cell).or_default().extend(hashes);
+        }
+    }
+
+    /// How many sketches have viewers waiting to be flushed.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no viewer waits to be flushed.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Cell, HashSet<u64>>> {
+        // A panic while holding the lock leaves a map that is still a valid set of hashes.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The sketch of `hashes`.
+pub fn of_hashes(hashes: &[u64]) -> Sketch {
+    let mut sketch = Sketch::new();
+    for h in hashes {
+        sketch.insert_hash(*h);
+    }
+    sketch
 }
 
 /// A sketch as stored.

@@ -153,6 +153,8 @@ pub async fn delete_video(
             lock_video(txn, id).await?;
             let likes = counted_video(txn, id).await?.map_or(0, |v| v.like_count);
             rollups::video_deleted(txn, id, viewer, likes, At::of(now)).await?;
+            // Its views leave the creator's hours they happened in (its days go with it).
+            rollups::video_views_removed(txn, id, viewer).await?;
             video::Entity::delete_by_id(id).exec(txn).await?;
             Ok(())
         })

@@ -1,6 +1,6 @@
 //! Analytics (the creator analytics issue): `recordView`, `Video.viewCount` and
 //! `Video.durationMs`.
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{dataloader::Loader, Context, Object, Result, ID};
 use entity::DeviceClass;
@@ -14,6 +14,7 @@ use super::{
 use crate::{
     domain::{
         self,
+        sketch::SketchBuffer,
         visible::{VideoId, Visible},
     },
     ids::Kind,
@@ -81,6 +82,7 @@ impl AnalyticsMutation {
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
         domain::analytics::record_view(
             db(ctx)?,
+            ctx.data::<Arc<SketchBuffer>>()?,
             viewer(ctx).id(),
             id,
             watch_ms,

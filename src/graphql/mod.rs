@@ -66,6 +66,7 @@ pub fn build_schema(
     tokens: Tokens,
     ids: IdCodec,
     cursors: CursorCodec,
+    sketches: std::sync::Arc<crate::domain::sketch::SketchBuffer>,
     limits: &Limits,
 ) -> AppSchema {
     let mut builder = builder()
@@ -83,6 +84,7 @@ pub fn build_schema(
         .data(tokens)
         .data(ids)
         .data(cursors)
+        .data(sketches)
         .finish()
 }
 

@@ -634,19 +634,28 @@ async fn concurrent_views_released_together_are_all_counted_exactly_once() {
     }
     viewers.resize(CLIENTS, None); // half of them anonymous
     let video = video_by(&db, author).await;
+    let sketches = crate::helpers::sketch_buffer();
     let barrier = Arc::new(Barrier::new(CLIENTS));
     let tasks: Vec<_> = viewers
         .into_iter()
         .enumerate()
         .map(|(i, viewer)| {
-            let (db, barrier) = (db.clone(), barrier.clone());
+            let (db, barrier, sketches) = (db.clone(), barrier.clone(), sketches.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
                 for round in 0..EACH {
                     let watch = i32::try_from(i * 10 + round).expect("small");
-                    record_view(&db, viewer, video, watch, DeviceClass::Web, Utc::now())
-                        .await
-                        .map_err(|e| e.message())?;
+                    record_view(
+                        &db,
+                        &sketches,
+                        viewer,
+                        video,
+                        watch,
+                        DeviceClass::Web,
+                        Utc::now(),
+                    )
+                    .await
+                    .map_err(|e| e.message())?;
                 }
                 Ok::<_, String>(())
             })

@@ -552,10 +552,12 @@ pub type FanIds = HashMap<Uuid, usize>;
 pub const FAN_SETTINGS: (Visibility, LikesVisibility) =
     (Visibility::Public, LikesVisibility::Everyone);
 
-/// Builds `w` through the domain use cases, each event at its own time, and answers with
-/// the creator, its videos and the fans' IDs.
+/// Builds `w` through the domain use cases, each event at its own time (signed-in viewers
+/// into `sketches`, which `fold::drain` then stores with the views), and answers with the
+/// creator, its videos and the fans' IDs.
 pub async fn build(
     db: &sea_orm::DatabaseConnection,
+    sketches: &tally::domain::sketch::SketchBuffer,
     w: &World,
 ) -> (Uuid, Vec<Uuid>, Vec<Uuid>) {
     use tally::{
@@ -617,8 +619,7 @@ pub async fn build(
             Ev::Like(f, v) => like_video(db, fans[f], videos[v], t).await.map(|_| ()),
             Ev::Unlike(f, v) => unlike_video(db, fans[f], videos[v], t).await.map(|_| ()),
             Ev::View(f, v, watch) => {
-                // merge: the sketch buffer
-                record_view(db, f.map(|f| fans[f]), videos[v], watch, w_device(w, f), when(*ago)).await
+                record_view(db, sketches, f.map(|f| fans[f]), videos[v], watch, w_device(w, f), when(*ago)).await
             }
             Ev::Block(f) => block_user(db, creator, fans[f], t).await,
             Ev::RemoveFollower(f) => remove_follower(db, creator, fans[f], t).await,

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use tally::{
     auth::{token::Tokens, Viewer},
     config::Limits,
+    domain::sketch::{SketchBuffer, SketchKey},
     graphql::{build_schema, request_data, AppSchema},
     ids::{CursorCodec, IdCodec, IdKey, Kind},
     secret::Secrets,
@@ -49,6 +50,11 @@ pub fn ids() -> IdCodec {
 /// The codec of the test services' cursors.
 pub fn cursors() -> CursorCodec {
     CursorCodec::new(&id_key())
+}
+
+/// A fresh viewer-sketch buffer under the test services' key.
+pub fn sketch_buffer() -> std::sync::Arc<SketchBuffer> {
+    std::sync::Arc::new(SketchBuffer::new(SketchKey::from_id_key(&id_key())))
 }
 
 /// The test services' token issuer.
@@ -102,6 +108,8 @@ pub struct Harness {
     pub db: DatabaseConnection,
     pub schema: AppSchema,
     pub tokens: Tokens,
+    /// The schema's viewer-sketch buffer (`fold::drain` flushes it).
+    pub sketches: std::sync::Arc<SketchBuffer>,
 }
 
 impl Harness {
@@ -116,8 +124,21 @@ impl Harness {
     /// The schema with other limits than the production defaults.
     pub fn with_limits(db: DatabaseConnection, limits: Limits) -> Self {
         let tokens = tokens();
-        let schema = build_schema(db.clone(), tokens.clone(), ids(), cursors(), &limits);
-        Harness { db, schema, tokens }
+        let sketches = sketch_buffer();
+        let schema = build_schema(
+            db.clone(),
+            tokens.clone(),
+            ids(),
+            cursors(),
+            sketches.clone(),
+            &limits,
+        );
+        Harness {
+            db,
+            schema,
+            tokens,
+            sketches,
+        }
     }
 
     /// Runs `query` as `viewer` and returns the whole response as JSON
@@ -264,6 +285,8 @@ pub struct TestApp {
     pub base: String,
     pub db: DatabaseConnection,
     pub http: reqwest::Client,
+    /// The service's viewer-sketch buffer (`fold::drain` flushes it).
+    pub sketches: std::sync::Arc<SketchBuffer>,
 }
 
 impl TestApp {
@@ -285,11 +308,13 @@ impl TestApp {
 
     fn start(app: Application, db: DatabaseConnection) -> Self {
         let base = format!("http://127.0.0.1:{}", app.port());
+        let sketches = app.sketches().clone();
         tokio::spawn(app.run());
         TestApp {
             base,
             db,
             http: reqwest::Client::new(),
+            sketches,
         }
     }
 

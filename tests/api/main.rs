@@ -9,6 +9,7 @@ mod batching;
 mod clock;
 mod concurrency;
 mod faults;
+mod fold;
 mod fuzz;
 mod graphql_over_http;
 mod idp_tokens;

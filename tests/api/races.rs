@@ -355,6 +355,7 @@ async fn build(db: &DatabaseConnection, setup: &Setup) -> Round {
         for viewer in [Some(ids[*author]); 2] {
             tally::domain::analytics::record_view(
                 db,
+                &crate::helpers::sketch_buffer(),
                 viewer,
                 video_ids[j],
                 1_000,
