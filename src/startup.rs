@@ -18,7 +18,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{token::Tokens, AuthSettings, Authenticator, Credentials},
     clock::Clock,
-    config::{Config, Limits, RateLimits},
+    config::{Config, Limits, RateLimits, Thresholds},
     cors::CorsOrigins,
     db, domain,
     error::{AppError, ErrorCode},
@@ -52,12 +52,14 @@ pub struct Settings {
     pub cors: CorsOrigins,
     /// Where every stored time comes from: the system clock, or fixed (`TALLY_NOW`).
     pub clock: Clock,
+    /// The analytics thresholds (`TALLY_MIN_AUDIENCE`, `TALLY_MIN_BUCKET`).
+    pub thresholds: Thresholds,
 }
 
 impl Settings {
     /// `db` served with `secrets` and otherwise the defaults: 24-hour tokens, the service's
     /// own tokens only, the production query limits, no rate limits, same-origin only, the
-    /// system clock.
+    /// system clock, the production analytics thresholds.
     pub fn new(db: DatabaseConnection, secrets: Secrets) -> Self {
         Settings {
             db,
@@ -68,6 +70,7 @@ impl Settings {
             rate_limits: RateLimits::off(),
             cors: CorsOrigins::none(),
             clock: Clock::System,
+            thresholds: Thresholds::default(),
         }
     }
 
@@ -94,6 +97,7 @@ impl Settings {
             rate_limits: config.rate_limits,
             cors: CorsOrigins::parse(&config.cors_origins)?,
             clock,
+            thresholds: config.thresholds,
         })
     }
 }
@@ -106,6 +110,7 @@ pub struct AppState {
     pub limits: Limits,
     pub rate_limiter: Arc<RateLimiter>,
     pub clock: Clock,
+    pub thresholds: Thresholds,
 }
 
 /// A built, bound, not yet running service.
@@ -141,6 +146,7 @@ impl Application {
             rate_limits,
             cors,
             clock,
+            thresholds,
         } = settings;
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let ids = IdCodec::new(&secrets.id_key);
@@ -161,6 +167,7 @@ impl Application {
             limits,
             rate_limiter: rate_limiter.clone(),
             clock,
+            thresholds,
         });
         let server = HttpServer::new(move || {
             let app = App::new()
@@ -349,6 +356,7 @@ async fn execute(
         executed.push(marker.clone());
         let r = request_data(r, &state.db, viewer)
             .data(state.clock)
+            .data(state.thresholds)
             .data(device)
             .data(caller.clone())
             .data(marker);
