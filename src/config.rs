@@ -119,6 +119,9 @@ pub struct Config {
     /// Rate limits on mutations and where the client address comes from.
     #[command(flatten)]
     pub rate_limits: RateLimits,
+    /// The thresholds of the analytics aggregates.
+    #[command(flatten)]
+    pub thresholds: Thresholds,
 }
 
 /// `--now`: an RFC 3339 instant, in UTC.
@@ -208,6 +211,30 @@ impl Default for Limits {
             introspection: true,
             graphiql: true,
             shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// The thresholds of the analytics aggregates (PRIVACY.md "Aggregates"): a breakdown of
+/// fewer distinct accounts than `min_audience` is withheld; no shown bucket counts fewer
+/// than `min_bucket`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Thresholds {
+    /// Fewest distinct accounts a demographic breakdown is shown for.
+    #[arg(long, env = "TALLY_MIN_AUDIENCE", default_value_t = Thresholds::default().min_audience,
+          value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub min_audience: i64,
+    /// Fewest accounts a shown bucket may count (smaller ones are folded into `OTHER`).
+    #[arg(long, env = "TALLY_MIN_BUCKET", default_value_t = Thresholds::default().min_bucket,
+          value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub min_bucket: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            min_audience: 100,
+            min_bucket: 10,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::{
     domain::{
         accounts::{sign_up, SignUp},
         likes::like_video,
+        sketch::SketchBuffer,
         social::{approve_follow_request, follow_user},
         videos::{create_video, NewVideo},
     },
@@ -52,6 +53,7 @@ async fn account(
 /// creator and for one of the likers. Every time it stores comes from `clock`.
 pub async fn seed_and_print(
     db: &DatabaseConnection,
+    sketches: &SketchBuffer,
     clock: Clock,
     tokens: &Tokens,
     ids: &IdCodec,
@@ -131,7 +133,7 @@ pub async fn seed_and_print(
                 .await
                 .map_err(fail("like"))?;
         }
-        let (views, likes, follows) = history::seed(db, clock, maya.id).await?;
+        let (views, likes, follows) = history::seed(db, sketches, clock, maya.id).await?;
         println!("Demo world seeded (every password: {DEMO_PASSWORD}).");
         println!(
             "History: {} days, {views} views, {likes} likes, {follows} follows of @maya.creates's audience of {} accounts.",

@@ -22,7 +22,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let app = Application::build(&config).await?;
             if config.demo {
-                demo::seed_and_print(app.db(), app.clock(), app.tokens(), app.ids()).await?;
+                demo::seed_and_print(
+                    app.db(),
+                    app.sketches(),
+                    app.clock(),
+                    app.tokens(),
+                    app.ids(),
+                )
+                .await?;
             }
             // The bound port, not the configured one: `TALLY_BIND=127.0.0.1:0` picks a free port.
             let host = config.bind.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);

@@ -18,7 +18,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{token::Tokens, AuthSettings, Authenticator, Credentials},
     clock::Clock,
-    config::{Config, Limits, RateLimits},
+    config::{Config, Limits, RateLimits, Thresholds},
     cors::CorsOrigins,
     db,
     domain::{
@@ -59,12 +59,14 @@ pub struct Settings {
     /// How often the fold job runs ([`domain::fold::run_every`]); `None`: not at all (tests
     /// fold when they choose, with [`domain::fold::drain`]).
     pub fold_interval: Option<std::time::Duration>,
+    /// The analytics thresholds (`TALLY_MIN_AUDIENCE`, `TALLY_MIN_BUCKET`).
+    pub thresholds: Thresholds,
 }
 
 impl Settings {
     /// `db` served with `secrets` and otherwise the defaults: 24-hour tokens, the service's
     /// own tokens only, the production query limits, no rate limits, same-origin only, the
-    /// system clock, no fold job.
+    /// system clock, no fold job, the production analytics thresholds.
     pub fn new(db: DatabaseConnection, secrets: Secrets) -> Self {
         Settings {
             db,
@@ -76,6 +78,7 @@ impl Settings {
             cors: CorsOrigins::none(),
             clock: Clock::System,
             fold_interval: None,
+            thresholds: Thresholds::default(),
         }
     }
 
@@ -103,6 +106,7 @@ impl Settings {
             cors: CorsOrigins::parse(&config.cors_origins)?,
             clock,
             fold_interval: Some(std::time::Duration::from_millis(config.fold_interval_ms)),
+            thresholds: config.thresholds,
         })
     }
 }
@@ -115,6 +119,7 @@ pub struct AppState {
     pub limits: Limits,
     pub rate_limiter: Arc<RateLimiter>,
     pub clock: Clock,
+    pub thresholds: Thresholds,
 }
 
 /// A built, bound, not yet running service.
@@ -153,6 +158,7 @@ impl Application {
             cors,
             clock,
             fold_interval,
+            thresholds,
         } = settings;
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let sketches = Arc::new(SketchBuffer::new(SketchKey::from_id_key(&secrets.id_key)));
@@ -175,6 +181,7 @@ impl Application {
             limits,
             rate_limiter: rate_limiter.clone(),
             clock,
+            thresholds,
         });
         let server = HttpServer::new(move || {
             let app = App::new()
@@ -389,6 +396,7 @@ async fn execute(
         executed.push(marker.clone());
         let r = request_data(r, &state.db, viewer)
             .data(state.clock)
+            .data(state.thresholds)
             .data(device)
             .data(caller.clone())
             .data(marker);

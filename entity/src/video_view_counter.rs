@@ -14,6 +14,8 @@ pub struct Model {
     pub views: i64,
     /// Their watch time, in milliseconds.
     pub watch_ms: i64,
+    /// Those that watched the whole video (watch time ≥ its duration).
+    pub completed: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

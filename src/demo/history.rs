@@ -20,7 +20,9 @@ use crate::{
     domain::{
         accounts::{provision_account, Provision},
         analytics::record_view,
+        fold,
         likes::like_video,
+        sketch::SketchBuffer,
         social::{follow_user, unfollow_user},
         videos::{create_video, NewVideo},
     },
@@ -138,6 +140,7 @@ const HOUR_WEIGHTS: [u32; 24] = [
 /// likes and follows it wrote.
 pub async fn seed(
     db: &DatabaseConnection,
+    sketches: &SketchBuffer,
     clock: Clock,
     maya: Uuid,
 ) -> anyhow::Result<(usize, usize, usize)> {
@@ -347,7 +350,7 @@ pub async fn seed(
                     ),
                 )
             };
-            record_view(db, viewer, video, watch, device, t)
+            record_view(db, sketches, viewer, video, watch, device, t)
                 .await
                 .map_err(fail("view"))?;
             views += 1;
@@ -368,6 +371,7 @@ pub async fn seed(
             let t = posted + Duration::minutes(10 + k * 7);
             record_view(
                 db,
+                sketches,
                 None,
                 video,
                 rng.gen_range(2_000..=15_000),
@@ -385,5 +389,7 @@ pub async fn seed(
             likes += 1;
         }
     }
+    // Into the rollups and sketches now, not at the fold job's next tick.
+    fold::drain(db, sketches).await.map_err(fail("fold"))?;
     Ok((views, likes, follows))
 }

@@ -113,7 +113,8 @@ pub async fn record_view(
                     });
                 }
             }
-            add_view(txn, video_id, watch_ms).await?;
+            let completed = video.video.duration_ms.is_some_and(|d| watch_ms >= d);
+            add_view(txn, video_id, watch_ms, completed).await?;
             Ok(audience.map(|a| (creator, a)))
         })
     })
@@ -162,8 +163,14 @@ fn event(
     }
 }
 
-/// Adds one view of `watch_ms` to a random shard of `video`'s counters.
-async fn add_view(txn: &impl ConnectionTrait, video: Uuid, watch_ms: i32) -> AppResult<()> {
+/// Adds one view of `watch_ms` (which watched the whole video when `completed`) to a random
+/// shard of `video`'s counters.
+async fn add_view(
+    txn: &impl ConnectionTrait,
+    video: Uuid,
+    watch_ms: i32,
+    completed: bool,
+) -> AppResult<()> {
     // A cast of a value below SHARDS (32): it cannot truncate.
     let shard = (rand::random::<u16>() % SHARDS) as i16;
     let row = counter::ActiveModel {
@@ -171,9 +178,14 @@ async fn add_view(txn: &impl ConnectionTrait, video: Uuid, watch_ms: i32) -> App
         shard: Set(shard),
         views: Set(1),
         watch_ms: Set(i64::from(watch_ms)),
+        completed: Set(i64::from(completed)),
     };
     let mut on = OnConflict::columns([counter::Column::VideoId, counter::Column::Shard]);
-    for c in [counter::Column::Views, counter::Column::WatchMs] {
+    for c in [
+        counter::Column::Views,
+        counter::Column::WatchMs,
+        counter::Column::Completed,
+    ] {
         on.value(
             c,
             Expr::col((counter::Entity, c)).add(Expr::col((Alias::new("excluded"), c))),

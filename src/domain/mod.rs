@@ -1,8 +1,10 @@
 //! Use cases over the database. Every viewer-relative read takes the viewer explicitly and
 //! applies the policy from [`crate::privacy`] inside its SQL.
 pub mod accounts;
+pub mod aggregates;
 pub mod analytics;
 pub mod counters;
+pub mod creator_analytics;
 pub mod fold;
 pub mod hold;
 pub mod input;

@@ -1,5 +1,5 @@
-//! Analytics (the creator analytics issue): `recordView`, `Video.viewCount` and
-//! `Video.durationMs`.
+//! Analytics (the creator analytics issue): `recordView`, `Video.viewCount`,
+//! `Video.durationMs` and `Video.stats` (from [`super::creator_analytics`]).
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{dataloader::Loader, Context, Object, Result, ID};
@@ -8,6 +8,7 @@ use entity::DeviceClass;
 use super::{
     connection::int,
     context::{clock, db, ids, loaders, viewer},
+    creator_analytics::{stats_of, VideoStats},
     loaders::{gql, RequestLoader},
     nodes::Video,
 };
@@ -35,6 +36,12 @@ impl VideoAnalytics {
     /// Length in milliseconds, as given to `createVideo`; `null` when not given.
     async fn duration_ms(&self) -> Option<i32> {
         self.0.model().duration_ms
+    }
+
+    /// The video's all-time figures and how it compares; `null` unless the viewer is its
+    /// author and a `CREATOR`.
+    async fn stats(&self, ctx: &Context<'_>) -> Result<Option<VideoStats>> {
+        stats_of(ctx, &self.0).await
     }
 }
 

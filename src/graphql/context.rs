@@ -7,6 +7,7 @@ use super::loaders::Loaders;
 use crate::{
     auth::Viewer,
     clock::Clock,
+    config::Thresholds,
     domain::{self, page::PageRequest},
     ids::{CursorCodec, CursorKind, IdCodec, Kind},
 };
@@ -22,6 +23,12 @@ pub fn viewer(ctx: &Context<'_>) -> Viewer {
 /// clock for a schema executed without one.
 pub fn clock(ctx: &Context<'_>) -> Clock {
     ctx.data_opt::<Clock>().copied().unwrap_or_default()
+}
+
+/// The request's analytics thresholds: the service's (`TALLY_MIN_AUDIENCE`,
+/// `TALLY_MIN_BUCKET`); the production defaults for a schema executed without them.
+pub fn thresholds(ctx: &Context<'_>) -> Thresholds {
+    ctx.data_opt::<Thresholds>().copied().unwrap_or_default()
 }
 
 /// The database pool.

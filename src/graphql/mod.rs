@@ -1,6 +1,7 @@
 //! The GraphQL API, one slice per feature, each with its objects, its fields of `User` and
 //! `Video`, its loaders and its part of the roots: [`accounts`], [`social`] (follows and
-//! blocks), [`videos`], [`likes`], [`analytics`]. The roots below merge the slices' parts. Thin: every
+//! blocks), [`videos`], [`likes`], [`analytics`] (with
+//! [`creator_analytics`], its read side). The roots below merge the slices' parts. Thin: every
 //! decision is in `domain`, whose modules mirror the slices.
 //!
 //! Shared by the slices: [`context`] (what a resolver takes from the request), [`nodes`]
@@ -11,6 +12,7 @@ mod accounts;
 mod analytics;
 mod connection;
 mod context;
+mod creator_analytics;
 mod identity;
 mod likes;
 mod limits;
@@ -41,6 +43,7 @@ pub struct Query(
     accounts::AccountsQuery,
     objects::NodeQuery,
     videos::VideosQuery,
+    creator_analytics::CreatorAnalyticsQuery,
 );
 
 // Every mutation but `signUp`, `logIn` and `provisionAccount` needs a signed-in viewer;

@@ -1,0 +1,670 @@
+//! Creator analytics, the read side: `creatorAnalytics` for the signed-in creator and
+//! `Video.stats` for a video's author. Every figure comes from the rollups (the hours,
+//! days, demographics and sketches of `rollups`) or the counters, each read one indexed
+//! range scan per question; the small-numbers rule is [`super::aggregates::breakdown`].
+//! No answer names an account: populations and buckets are counts.
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use entity::{demographics, AccountType, AgeBracket};
+use sea_orm::{ActiveEnum, ConnectionTrait};
+use uuid::Uuid;
+
+use super::{
+    aggregates::{self, apportion, breakdown, hours_of, Breakdown, Dimension},
+    analytics::age_bracket,
+    counters,
+    rollups::{self, Population},
+    sketch::{self, Sketch},
+    videos::hashtags,
+    viewer_account,
+};
+use crate::{
+    config::Thresholds,
+    db::{col, lit, Frag, Ident, Sql},
+    error::{AppError, AppResult},
+    frag,
+    privacy::sql as policy,
+};
+
+/// A signed-in `CREATOR` account, checked by [`creator`]: whose analytics a request reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Creator(Uuid);
+
+impl Creator {
+    /// The creator's account ID.
+    pub fn id(&self) -> Uuid {
+        self.0
+    }
+}
+
+/// The viewer as the creator whose analytics it may read: `UNAUTHENTICATED` when
+/// anonymous (or its account is gone), `FORBIDDEN` for a `PERSONAL` account.
+pub async fn creator(db: &impl ConnectionTrait, viewer: Option<Uuid>) -> AppResult<Creator> {
+    let me = viewer
+        .ok_or_else(|| AppError::Unauthenticated("sign in to read your analytics".to_owned()))?;
+    let account = viewer_account(db, me).await?;
+    if account.account_type != AccountType::Creator {
+        return Err(AppError::Forbidden(
+            "analytics are for CREATOR accounts".to_owned(),
+        ));
+    }
+    Ok(Creator(me))
+}
+
+/// A window of whole UTC days (days since 1970), both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: i32,
+    pub to: i32,
+}
+
+impl Window {
+    /// The last `days` complete UTC days at `now_us`.
+    pub fn last(days: i32, now_us: i64) -> Self {
+        let (from, to) = aggregates::window(now_us, days);
+        Window { from, to }
+    }
+}
+
+/// The figures of `creator_hours` over some hours.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub views: i64,
+    pub watch_ms: i64,
+    pub follower_views: i64,
+    pub likes: i64,
+    pub unlikes: i64,
+    pub new_followers: i64,
+    pub lost_followers: i64,
+}
+
+impl Figures {
+    fn add(&mut self, o: &Figures) {
+        self.views += o.views;
+        self.watch_ms += o.watch_ms;
+        self.follower_views += o.follower_views;
+        self.likes += o.likes;
+        self.unlikes += o.unlikes;
+        self.new_followers += o.new_followers;
+        self.lost_followers += o.lost_followers;
+    }
+}
+
+/// The window's figures: in total, per day (every day of the window, zeros included) and
+/// per hour of the week (168, Monday 00:00 UTC first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    pub totals: Figures,
+    pub daily: Vec<(i32, Figures)>,
+    pub peak_hours: Vec<Figures>,
+}
+
+/// The creator's [`Series`] over `w`: one range scan of `creator_hours`, summed over shards.
+pub async fn series(db: &impl ConnectionTrait, creator: Creator, w: Window) -> AppResult<Series> {
+    let (first, last) = hours_of(w.from, w.to);
+    let mut q = Sql::default();
+    let (c, a, b) = (q.bind(creator.0), q.bind(first), q.bind(last));
+    let sum = |name: &'static str| {
+        frag![
+            ", CAST(SUM(",
+            Ident::new(name),
+            ") AS BIGINT) AS ",
+            Ident::new(name)
+        ]
+    };
+    let mut select = frag!["SELECT hour"];
+    for name in COLUMNS {
+        select.push(sum(name));
+    }
+    q.append(frag![
+        select,
+        " FROM creator_hours WHERE creator_id = ",
+        c,
+        " AND hour >= ",
+        a,
+        " AND hour <= ",
+        b,
+        " GROUP BY hour"
+    ]);
+    let mut totals = Figures::default();
+    let days = usize::try_from(w.to - w.from + 1).unwrap_or(0);
+    let mut daily: Vec<(i32, Figures)> = (0..days)
+        .map(|i| (w.from + i32::try_from(i).unwrap_or(0), Figures::default()))
+        .collect();
+    let mut peak_hours = vec![Figures::default(); 168];
+    for row in q.all(db).await? {
+        let hour: i64 = col(&row, "hour")?;
+        let f = Figures {
+            views: col(&row, "views")?,
+            watch_ms: col(&row, "watch_ms")?,
+            follower_views: col(&row, "follower_views")?,
+            likes: col(&row, "likes")?,
+            unlikes: col(&row, "unlikes")?,
+            new_followers: col(&row, "new_followers")?,
+            lost_followers: col(&row, "lost_followers")?,
+        };
+        totals.add(&f);
+        let day = hour.div_euclid(rollups::DAY_US) - i64::from(w.from);
+        if let Some((_, d)) = usize::try_from(day).ok().and_then(|i| daily.get_mut(i)) {
+            d.add(&f);
+        }
+        peak_hours[aggregates::hour_of_week(hour)].add(&f);
+    }
+    Ok(Series {
+        totals,
+        daily,
+        peak_hours,
+    })
+}
+
+const COLUMNS: [&str; 7] = [
+    "views",
+    "watch_ms",
+    "follower_views",
+    "likes",
+    "unlikes",
+    "new_followers",
+    "lost_followers",
+];
+
+/// The creator's current (approved) followers, from `follower_demographics`.
+pub async fn followers(db: &impl ConnectionTrait, creator: Creator) -> AppResult<Population> {
+    let mut q = Sql::default();
+    let c = q.bind(creator.0);
+    q.append(frag![
+        "SELECT dimension, key, CAST(followers AS BIGINT) AS n FROM follower_demographics \
+         WHERE creator_id = ",
+        c,
+        " AND followers <> 0"
+    ]);
+    let mut out = Population::default();
+    for row in q.all(db).await? {
+        let dimension: String = col(&row, "dimension")?;
+        let Some(dimension) = [
+            demographics::BIRTH_YEAR,
+            demographics::REGION,
+            demographics::LANGUAGE,
+        ]
+        .into_iter()
+        .find(|d| *d == dimension) else {
+            continue;
+        };
+        let n: i64 = col(&row, "n")?;
+        if dimension == demographics::BIRTH_YEAR {
+            out.accounts += n;
+        }
+        out.buckets
+            .entry(dimension)
+            .or_default()
+            .insert(col(&row, "key")?, n);
+    }
+    Ok(out)
+}
+
+/// The number of the creator's current followers.
+pub async fn follower_count(db: &impl ConnectionTrait, creator: Creator) -> AppResult<i64> {
+    Ok(followers(db, creator).await?.accounts)
+}
+
+/// A [`Population`]'s buckets as breakdown dimensions: birth years as age brackets in
+/// `year`.
+fn dimensions_of(p: &Population, year: i32) -> BTreeMap<Dimension, BTreeMap<String, i64>> {
+    let mut out: BTreeMap<Dimension, BTreeMap<String, i64>> = BTreeMap::new();
+    for (dimension, keys) in &p.buckets {
+        let d = match *dimension {
+            demographics::BIRTH_YEAR => Dimension::Age,
+            demographics::REGION => Dimension::Region,
+            demographics::LANGUAGE => Dimension::Language,
+            _ => continue,
+        };
+        let counts = out.entry(d).or_default();
+        for (key, n) in keys {
+            let key = if d == Dimension::Age {
+                let bracket = key
+                    .parse::<i32>()
+                    .map_or(AgeBracket::Unknown, |y| age_bracket(Some(y), year));
+                bracket.to_value()
+            } else {
+                key.clone()
+            };
+            *counts.entry(key).or_default() += n;
+        }
+    }
+    out
+}
+
+/// The breakdown of a [`Population`] under the thresholds, ages in `year`.
+pub fn population_breakdown(p: &Population, year: i32, t: Thresholds) -> Breakdown {
+    breakdown(p.accounts, dimensions_of(p, year), t)
+}
+
+/// The breakdown of the distinct signed-in viewers of the window: each (dimension, key)'s
+/// sketches merged over the window's days (one range scan of `viewer_sketches`), the
+/// population the estimate of the union of the age dimension (every signed-in view adds its
+/// viewer to one bucket of each dimension, so any dimension's union is every viewer), and
+/// each dimension's estimates apportioned to sum to it.
+pub async fn viewers(
+    db: &impl ConnectionTrait,
+    creator: Creator,
+    w: Window,
+    t: Thresholds,
+) -> AppResult<Breakdown> {
+    let mut q = Sql::default();
+    let (c, a, b) = (q.bind(creator.0), q.bind(w.from), q.bind(w.to));
+    q.append(frag![
+        "SELECT dimension, key, sketch FROM viewer_sketches WHERE creator_id = ",
+        c,
+        " AND day >= ",
+        a,
+        " AND day <= ",
+        b
+    ]);
+    let mut merged: BTreeMap<(Dimension, String), Sketch> = BTreeMap::new();
+    for row in q.all(db).await? {
+        let dimension: String = col(&row, "dimension")?;
+        let d = match dimension.as_str() {
+            sketch::AGE => Dimension::Age,
+            sketch::REGION => Dimension::Region,
+            sketch::LANGUAGE => Dimension::Language,
+            sketch::DEVICE => Dimension::Device,
+            _ => continue,
+        };
+        let bytes: Vec<u8> = col(&row, "sketch")?;
+        let s = sketch::decode(&bytes)?;
+        merged
+            .entry((d, col(&row, "key")?))
+            .and_modify(|m| m.merge(&s))
+            .or_insert(s);
+    }
+    let mut everyone = Sketch::new();
+    for ((d, _), s) in &merged {
+        if *d == Dimension::Age {
+            everyone.merge(s);
+        }
+    }
+    let population = i64::try_from(everyone.estimate()).unwrap_or(i64::MAX);
+    let mut estimates: BTreeMap<Dimension, BTreeMap<String, i64>> = [
+        Dimension::Age,
+        Dimension::Region,
+        Dimension::Language,
+        Dimension::Device,
+    ]
+    .into_iter()
+    .map(|d| (d, BTreeMap::new()))
+    .collect();
+    for ((d, key), s) in &merged {
+        let e = i64::try_from(s.estimate()).unwrap_or(i64::MAX);
+        estimates.entry(*d).or_default().insert(key.clone(), e);
+    }
+    let dimensions = estimates
+        .into_iter()
+        .map(|(d, e)| (d, apportion(&e, population)))
+        .collect();
+    Ok(breakdown(population, dimensions, t))
+}
+
+/// One of the creator's current videos with its figures over a window (from `video_days`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoInWindow {
+    pub id: Uuid,
+    pub created_at: i64,
+    pub hashtags: Vec<String>,
+    pub sound: Option<String>,
+    pub views: i64,
+    pub watch_ms: i64,
+    pub likes: i64,
+    pub unlikes: i64,
+}
+
+impl VideoInWindow {
+    /// Likes made minus likes withdrawn in the window.
+    pub fn net_likes(&self) -> i64 {
+        self.likes - self.unlikes
+    }
+}
+
+/// Every current video of the creator with its window's figures: one statement (the videos
+/// by author, each one's `video_days` range in the window).
+pub async fn videos_in_window(
+    db: &impl ConnectionTrait,
+    creator: Creator,
+    w: Window,
+) -> AppResult<Vec<VideoInWindow>> {
+    let mut q = Sql::default();
+    let (c, a, b) = (q.bind(creator.0), q.bind(w.from), q.bind(w.to));
+    q.append(frag![
+        "SELECT v.*, COALESCE(s.views, 0) AS w_views, COALESCE(s.watch_ms, 0) AS w_watch_ms, \
+         COALESCE(s.likes, 0) AS w_likes, COALESCE(s.unlikes, 0) AS w_unlikes FROM videos v \
+         LEFT JOIN (SELECT d.video_id, CAST(SUM(d.views) AS BIGINT) AS views, \
+         CAST(SUM(d.watch_ms) AS BIGINT) AS watch_ms, CAST(SUM(d.likes) AS BIGINT) AS likes, \
+         CAST(SUM(d.unlikes) AS BIGINT) AS unlikes FROM video_days d \
+         JOIN videos dv ON dv.id = d.video_id WHERE dv.author_id = ",
+        c,
+        " AND d.day >= ",
+        a,
+        " AND d.day <= ",
+        b,
+        " GROUP BY d.video_id) s ON s.video_id = v.id WHERE v.author_id = ",
+        c
+    ]);
+    let mut out = Vec::new();
+    for row in q.all(db).await? {
+        let v = <entity::video::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+        out.push(VideoInWindow {
+            hashtags: hashtags(&v),
+            id: v.id,
+            created_at: v.created_at,
+            sound: v.sound,
+            views: col(&row, "w_views")?,
+            watch_ms: col(&row, "w_watch_ms")?,
+            likes: col(&row, "w_likes")?,
+            unlikes: col(&row, "w_unlikes")?,
+        });
+    }
+    Ok(out)
+}
+
+/// What `topVideos` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranking {
+    Views,
+    /// Net likes in the window.
+    Likes,
+    /// Net likes per view in the window (videos without views last).
+    EngagementRate,
+}
+
+/// Checks a `first` argument of the analytics lists: 0..=100, else `BAD_USER_INPUT`.
+pub fn check_first(first: i32) -> AppResult<usize> {
+    let max = super::page::MAX_FIRST;
+    if !(0..=max).contains(&first) {
+        return Err(AppError::bad_input(
+            "first",
+            format!("`first` must be between 0 and {max}"),
+        ));
+    }
+    Ok(usize::try_from(first).unwrap_or(0))
+}
+
+/// The first `first` of `videos` by `by`, best first; ties: the newer video first (then
+/// the greater ID).
+pub fn top_videos(videos: &[VideoInWindow], by: Ranking, first: usize) -> Vec<Uuid> {
+    let mut ranked: Vec<&VideoInWindow> = videos.iter().collect();
+    let newer = |a: &VideoInWindow, b: &VideoInWindow| {
+        b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id))
+    };
+    match by {
+        Ranking::Views => ranked.sort_by(|a, b| b.views.cmp(&a.views).then(newer(a, b))),
+        Ranking::Likes => {
+            ranked.sort_by(|a, b| b.net_likes().cmp(&a.net_likes()).then(newer(a, b)))
+        }
+        Ranking::EngagementRate => ranked.sort_by(|a, b| {
+            let (ra, rb) = (
+                aggregates::rate(a.net_likes(), a.views),
+                aggregates::rate(b.net_likes(), b.views),
+            );
+            // `None` (no views) after every rate.
+            let by_rate = match (ra, rb) {
+                (Some(x), Some(y)) => y.total_cmp(&x),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            by_rate.then(newer(a, b))
+        }),
+    }
+    ranked.into_iter().take(first).map(|v| v.id).collect()
+}
+
+/// One hashtag's or sound's figures over a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagStats {
+    pub tag: String,
+    /// The creator's current videos with it.
+    pub videos: i64,
+    pub views: i64,
+    /// Net likes in the window.
+    pub likes: i64,
+    pub engagement_rate: Option<f64>,
+}
+
+/// Per tag (`tags_of` a video: its hashtags, or its sound), the figures of the videos that
+/// have it, by views descending, then tag; the first `first`.
+pub fn tag_stats(
+    videos: &[VideoInWindow],
+    tags_of: impl Fn(&VideoInWindow) -> Vec<String>,
+    first: usize,
+) -> Vec<TagStats> {
+    let mut per: BTreeMap<String, [i64; 3]> = BTreeMap::new();
+    for v in videos {
+        let tags: HashSet<String> = tags_of(v).into_iter().collect();
+        for tag in tags {
+            let e = per.entry(tag).or_default();
+            e[0] += 1;
+            e[1] += v.views;
+            e[2] += v.net_likes();
+        }
+    }
+    let mut rows: Vec<(String, [i64; 3])> = per.into_iter().collect();
+    rows.sort_by(|a, b| b.1[1].cmp(&a.1[1]).then(a.0.cmp(&b.0)));
+    rows.into_iter()
+        .take(first)
+        .map(|(tag, [videos, views, likes])| TagStats {
+            tag,
+            videos,
+            views,
+            likes,
+            engagement_rate: aggregates::rate(likes, views),
+        })
+        .collect()
+}
+
+/// `Video.stats`: a video's all-time figures, for its author.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoStats {
+    pub views: i64,
+    pub likes: i64,
+    pub watch_ms: i64,
+    pub average_watch_ms: Option<f64>,
+    pub completion_rate: Option<f64>,
+    pub engagement_rate: Option<f64>,
+    pub own_percentile: Option<f64>,
+    pub niche: Option<String>,
+    pub niche_percentile: Option<f64>,
+}
+
+/// The fewest videos a niche needs for `nichePercentile`.
+pub const MIN_NICHE: usize = 20;
+
+/// How far back a niche's videos go: 28 days, in microseconds.
+pub const NICHE_US: i64 = 28 * rollups::DAY_US;
+
+/// The all-time counters of the video aliased `v`, as `SELECT`-list items: `like_count`,
+/// `views`, `watch_ms`, `completed`.
+fn counted() -> Frag {
+    let view_sum = |c: &'static str| {
+        frag![
+            "(SELECT CAST(COALESCE(SUM(c.",
+            Ident::new(c),
+            "), 0) AS BIGINT) FROM video_view_counters c WHERE c.video_id = v.id) AS ",
+            Ident::new(c)
+        ]
+    };
+    frag![
+        counters::select_list("v"),
+        ", ",
+        view_sum("views"),
+        ", ",
+        view_sum("watch_ms"),
+        ", ",
+        view_sum("completed")
+    ]
+}
+
+/// An all-time engagement rate of a counted row, `None` without views.
+fn row_rate(row: &sea_orm::QueryResult) -> AppResult<Option<f64>> {
+    Ok(aggregates::rate(
+        col(row, "like_count")?,
+        col(row, "views")?,
+    ))
+}
+
+/// The stats of those of `videos` that `viewer` wrote, when it is a `CREATOR` (the others
+/// are absent from the answer). Three statements for any number of videos: the videos,
+/// their authors' other videos (the own percentile), and the niches' videos.
+///
+/// Percentiles ([`aggregates::percentile`]) rank engagement rates among the other videos
+/// that have views: `ownPercentile` among the author's other videos, `nichePercentile` among
+/// the niche's videos but this one. A niche is every video that anonymous viewers can see
+/// with the hashtag posted in the last 28 days at `now_us`; with fewer than
+/// [`MIN_NICHE`] of them there is no `nichePercentile`.
+pub async fn video_stats(
+    db: &impl ConnectionTrait,
+    viewer: Uuid,
+    videos: &[Uuid],
+    now_us: i64,
+) -> AppResult<HashMap<Uuid, VideoStats>> {
+    if videos.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = Sql::default();
+    let me = q.bind(viewer);
+    let ids = q.bind_list(videos);
+    let counted_cols = counted();
+    q.append(frag![
+        "SELECT v.id, v.hashtags, v.duration_ms, ",
+        counted_cols,
+        " FROM videos v JOIN users u ON u.id = v.author_id WHERE v.id IN (",
+        ids,
+        ") AND v.author_id = ",
+        me,
+        " AND u.account_type = ",
+        lit(AccountType::Creator)
+    ]);
+    let rows = q.all(db).await?;
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The author's videos' rates, for the own percentile.
+    let mut q = Sql::default();
+    let me = q.bind(viewer);
+    let counted_cols = counted();
+    q.append(frag![
+        "SELECT v.id, ",
+        counted_cols,
+        " FROM videos v WHERE v.author_id = ",
+        me
+    ]);
+    let mut own: Vec<(Uuid, f64)> = Vec::new();
+    for row in q.all(db).await? {
+        if let Some(r) = row_rate(&row)? {
+            own.push((col(&row, "id")?, r));
+        }
+    }
+    // Each video's niche: its first hashtag.
+    let mut niches: BTreeMap<Uuid, String> = BTreeMap::new();
+    for row in &rows {
+        let tags: Vec<String> =
+            serde_json::from_str(&col::<String>(row, "hashtags")?).unwrap_or_default();
+        if let Some(first) = tags.into_iter().next() {
+            niches.insert(col(row, "id")?, first);
+        }
+    }
+    let niche_videos = niche_members(db, niches.values().collect(), now_us).await?;
+    let mut out = HashMap::new();
+    for row in &rows {
+        let id: Uuid = col(row, "id")?;
+        let (views, likes, watch_ms, completed): (i64, i64, i64, i64) = (
+            col(row, "views")?,
+            col(row, "like_count")?,
+            col(row, "watch_ms")?,
+            col(row, "completed")?,
+        );
+        let duration: Option<i32> = col(row, "duration_ms")?;
+        let rate = aggregates::rate(likes, views);
+        let own_percentile = rate.and_then(|r| {
+            aggregates::percentile(r, own.iter().filter(|(o, _)| *o != id).map(|(_, r)| *r))
+        });
+        let niche = niches.get(&id).cloned();
+        let niche_percentile = niche.as_ref().and_then(|tag| {
+            let members = niche_videos.get(tag)?;
+            if members.len() < MIN_NICHE {
+                return None;
+            }
+            let others = members
+                .iter()
+                .filter(|(o, _)| *o != id)
+                .filter_map(|(_, r)| *r);
+            aggregates::percentile(rate?, others)
+        });
+        out.insert(
+            id,
+            VideoStats {
+                views,
+                likes,
+                watch_ms,
+                average_watch_ms: (views > 0).then(|| watch_ms as f64 / views as f64),
+                completion_rate: duration
+                    .filter(|_| views > 0)
+                    .map(|_| completed as f64 / views as f64),
+                engagement_rate: rate,
+                own_percentile,
+                niche,
+                niche_percentile,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Per niche among `tags`, its videos with their all-time engagement rates: the videos
+/// anonymous viewers can see (Rule V for no viewer), posted in the [`NICHE_US`] before
+/// `now_us`, with the hashtag. One statement (the public videos of the period by
+/// `idx_videos_public_created`, the hashtags matched as text first and then parsed).
+async fn niche_members(
+    db: &impl ConnectionTrait,
+    tags: Vec<&String>,
+    now_us: i64,
+) -> AppResult<BTreeMap<String, Vec<(Uuid, Option<f64>)>>> {
+    let tags: std::collections::BTreeSet<&String> = tags.into_iter().collect();
+    let mut out: BTreeMap<String, Vec<(Uuid, Option<f64>)>> = BTreeMap::new();
+    if tags.is_empty() {
+        return Ok(out);
+    }
+    let mut q = Sql::default();
+    let (since, until) = (q.bind(now_us - NICHE_US), q.bind(now_us));
+    let mut patterns = Vec::new();
+    for tag in &tags {
+        let quoted = serde_json::to_string(tag).map_err(AppError::internal)?;
+        let p = q.bind(format!("%{quoted}%"));
+        patterns.push(frag!["v.hashtags LIKE ", p]);
+    }
+    let counted_cols = counted();
+    q.append(frag![
+        "SELECT v.id, v.hashtags, ",
+        counted_cols,
+        " FROM videos v JOIN users a ON a.id = v.author_id WHERE v.author_private = 0 AND ",
+        policy::video_visible(
+            None,
+            &Ident::new("v.author_id"),
+            &Ident::new("a.visibility")
+        ),
+        " AND v.created_at >= ",
+        since,
+        " AND v.created_at <= ",
+        until,
+        " AND (",
+        Frag::join(patterns, " OR "),
+        ")"
+    ]);
+    for row in q.all(db).await? {
+        let id: Uuid = col(&row, "id")?;
+        let rate = row_rate(&row)?;
+        let has: HashSet<String> =
+            serde_json::from_str(&col::<String>(&row, "hashtags")?).unwrap_or_default();
+        for tag in has.iter().filter(|t| tags.contains(t)) {
+            out.entry(tag.clone()).or_default().push((id, rate));
+        }
+    }
+    Ok(out)
+}

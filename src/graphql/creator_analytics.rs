@@ -1,0 +1,576 @@
+//! Analytics, the read side: `creatorAnalytics(window)` for the signed-in creator, and the
+//! `VideoStats` that `Video.stats` and `topVideos` give. Thin: the figures and the
+//! thresholds are `domain::creator_analytics` and `domain::aggregates`. No field here
+//! yields an account: only counts, days, hours, keys of demographic buckets and the
+//! creator's own videos.
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    dataloader::Loader, Context, Enum, InputValueError, InputValueResult, Object, Result, Scalar,
+    ScalarType, SimpleObject, Value,
+};
+use chrono::NaiveDate;
+use tokio::sync::OnceCell;
+
+use super::{
+    connection::int,
+    context::{clock, db, loaders, thresholds, viewer},
+    limits::page_cost,
+    loaders::{gql, RequestLoader},
+    nodes::Video,
+};
+use crate::{
+    config::Thresholds,
+    domain::{
+        self,
+        aggregates::{self, Dimension},
+        creator_analytics::{
+            self as ca, check_first, Creator, Figures, Ranking, Series, VideoInWindow, Window,
+        },
+        rollups::{self, Population},
+        visible::{VideoId, Visible},
+    },
+};
+
+/// A UTC calendar day, `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date(pub NaiveDate);
+
+impl Date {
+    /// Day `day` since 1970-01-01.
+    fn of(day: i32) -> Self {
+        Date(NaiveDate::default() + chrono::Duration::days(i64::from(day)))
+    }
+}
+
+/// A UTC calendar day, `YYYY-MM-DD`.
+#[Scalar(name = "Date")]
+impl ScalarType for Date {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Date)
+                .map_err(|_| InputValueError::custom("a date is YYYY-MM-DD")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+/// The fixed windows of the analytics: the last N complete UTC days.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(clippy::enum_variant_names)] // the schema's names
+pub enum AnalyticsWindow {
+    #[graphql(name = "LAST_7_DAYS")]
+    Last7Days,
+    #[default]
+    #[graphql(name = "LAST_28_DAYS")]
+    Last28Days,
+    #[graphql(name = "LAST_60_DAYS")]
+    Last60Days,
+    #[graphql(name = "LAST_365_DAYS")]
+    Last365Days,
+}
+
+impl AnalyticsWindow {
+    fn days(self) -> i32 {
+        match self {
+            AnalyticsWindow::Last7Days => 7,
+            AnalyticsWindow::Last28Days => 28,
+            AnalyticsWindow::Last60Days => 60,
+            AnalyticsWindow::Last365Days => 365,
+        }
+    }
+}
+
+/// What `topVideos` ranks by, over the window.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoRanking {
+    /// Views in the window.
+    Views,
+    /// Net likes (made − withdrawn) in the window.
+    Likes,
+    /// Net likes per view in the window; videos without views last.
+    EngagementRate,
+}
+
+/// Why a breakdown is not shown.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithheldReason {
+    /// Fewer distinct accounts than `TALLY_MIN_AUDIENCE`.
+    BelowMinimumAudience,
+}
+
+/// The window's figures, in total.
+#[derive(SimpleObject)]
+pub struct AnalyticsTotals {
+    /// Views, anonymous ones included.
+    views: i32,
+    /// Likes made (gross).
+    likes: i32,
+    /// Likes withdrawn or removed (by unlike, block, deletion).
+    unlikes: i32,
+    new_followers: i32,
+    lost_followers: i32,
+    /// Current (approved) followers.
+    follower_count: i32,
+    watch_time_ms: f64,
+    /// Likes ÷ views; `null` without views.
+    engagement_rate: Option<f64>,
+}
+
+/// One UTC day's figures.
+#[derive(SimpleObject)]
+pub struct DailyStats {
+    day: Date,
+    views: i32,
+    likes: i32,
+    unlikes: i32,
+    new_followers: i32,
+    lost_followers: i32,
+    watch_time_ms: f64,
+}
+
+/// One hour of the week (UTC), summed over the window.
+#[derive(SimpleObject)]
+pub struct HourOfWeekStats {
+    /// 1 = Monday … 7 = Sunday.
+    day_of_week: i32,
+    hour: i32,
+    views: i32,
+    /// Likes made (gross).
+    likes: i32,
+    /// Views by followers of the creator: when your followers watch.
+    follower_views: i32,
+}
+
+/// A bucket of a breakdown: distinct accounts. `OTHER` holds the folded small buckets.
+#[derive(SimpleObject)]
+pub struct Bucket {
+    key: String,
+    count: i32,
+    /// `count` ÷ the breakdown's population.
+    share: f64,
+}
+
+/// Distinct accounts by demographic bucket, under the thresholds (PRIVACY.md
+/// "Aggregates"): withheld under the minimum audience; each dimension's buckets sum to the
+/// population, none under the minimum bucket.
+#[derive(SimpleObject)]
+pub struct Breakdown {
+    available: bool,
+    withheld_reason: Option<WithheldReason>,
+    population: Option<i32>,
+    age_brackets: Option<Vec<Bucket>>,
+    regions: Option<Vec<Bucket>>,
+    languages: Option<Vec<Bucket>>,
+    /// Viewers only (`null` for likers and followers).
+    devices: Option<Vec<Bucket>>,
+}
+
+impl Breakdown {
+    fn of(b: aggregates::Breakdown, devices: bool) -> Self {
+        match b {
+            aggregates::Breakdown::Withheld => Breakdown {
+                available: false,
+                withheld_reason: Some(WithheldReason::BelowMinimumAudience),
+                population: None,
+                age_brackets: None,
+                regions: None,
+                languages: None,
+                devices: None,
+            },
+            aggregates::Breakdown::Shown {
+                population,
+                mut dimensions,
+            } => {
+                let mut take = |d: Dimension| {
+                    Some(
+                        dimensions
+                            .remove(&d)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|b| Bucket {
+                                key: b.key,
+                                count: int(b.count),
+                                share: b.share,
+                            })
+                            .collect(),
+                    )
+                };
+                Breakdown {
+                    available: true,
+                    withheld_reason: None,
+                    population: Some(int(population)),
+                    age_brackets: take(Dimension::Age),
+                    regions: take(Dimension::Region),
+                    languages: take(Dimension::Language),
+                    devices: if devices {
+                        take(Dimension::Device)
+                    } else {
+                        None
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The audience: distinct viewers (signed in) and likers of the window, current followers.
+#[derive(SimpleObject)]
+pub struct AudienceAnalytics {
+    viewers: Breakdown,
+    likers: Breakdown,
+    followers: Breakdown,
+}
+
+/// A hashtag's or sound's figures over the window.
+#[derive(SimpleObject)]
+pub struct TagStats {
+    tag: String,
+    /// The creator's current videos with it.
+    videos: i32,
+    views: i32,
+    /// Net likes (made − withdrawn).
+    likes: i32,
+    /// Net likes ÷ views; `null` without views.
+    engagement_rate: Option<f64>,
+}
+
+impl From<ca::TagStats> for TagStats {
+    fn from(t: ca::TagStats) -> Self {
+        TagStats {
+            tag: t.tag,
+            videos: int(t.videos),
+            views: int(t.views),
+            likes: int(t.likes),
+            engagement_rate: t.engagement_rate,
+        }
+    }
+}
+
+/// A video's all-time figures, for its author.
+#[derive(SimpleObject, Clone)]
+pub struct VideoStats {
+    /// `viewCount`.
+    views: i32,
+    /// `likeCount`.
+    likes: i32,
+    watch_time_ms: f64,
+    /// Watch time ÷ views; `null` without views.
+    average_watch_ms: Option<f64>,
+    /// Views that watched at least `durationMs` ÷ views; `null` without a duration or views.
+    completion_rate: Option<f64>,
+    /// Likes ÷ views; `null` without views.
+    engagement_rate: Option<f64>,
+    /// 0–100: the share of the author's other videos (with views) whose engagement rate is
+    /// lower, plus half of those equal.
+    own_percentile: Option<f64>,
+    /// The video's first hashtag.
+    niche: Option<String>,
+    /// 0–100, as `ownPercentile`, among the public videos with the niche's hashtag posted
+    /// in the last 28 days; `null` when there are fewer than 20 of them.
+    niche_percentile: Option<f64>,
+}
+
+impl From<ca::VideoStats> for VideoStats {
+    fn from(s: ca::VideoStats) -> Self {
+        VideoStats {
+            views: int(s.views),
+            likes: int(s.likes),
+            watch_time_ms: s.watch_ms as f64,
+            average_watch_ms: s.average_watch_ms,
+            completion_rate: s.completion_rate,
+            engagement_rate: s.engagement_rate,
+            own_percentile: s.own_percentile,
+            niche: s.niche,
+            niche_percentile: s.niche_percentile,
+        }
+    }
+}
+
+/// A video ranked by `topVideos`, with its all-time stats.
+#[derive(SimpleObject)]
+pub struct VideoStatsEdge {
+    video: Video,
+    stats: VideoStats,
+}
+
+/// Key: the stats of a video the viewer may see, as of `now` (microseconds), for the
+/// viewer if it is the video's author and a creator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatsOf(pub Visible<VideoId>, pub i64);
+
+impl Loader<StatsOf> for RequestLoader {
+    type Value = VideoStats;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[StatsOf]) -> Result<HashMap<StatsOf, VideoStats>, Self::Error> {
+        let Some(me) = self.viewer.id() else {
+            return Ok(HashMap::new());
+        };
+        let mut out = HashMap::new();
+        let mut by_now: HashMap<i64, Vec<StatsOf>> = HashMap::new();
+        for k in keys {
+            by_now.entry(k.1).or_default().push(*k);
+        }
+        for (now, keys) in by_now {
+            let ids: Vec<uuid::Uuid> = keys.iter().map(|k| k.0 .0).collect();
+            let stats = ca::video_stats(&self.db, me, &ids, now)
+                .await
+                .map_err(gql)?;
+            for k in keys {
+                if let Some(s) = stats.get(&k.0 .0) {
+                    out.insert(k, VideoStats::from(s.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `Video.stats`: `null` unless the viewer is the video's author and a `CREATOR`.
+pub async fn stats_of(ctx: &Context<'_>, video: &Video) -> Result<Option<VideoStats>> {
+    if viewer(ctx).id() != Some(video.author().into_inner().0) {
+        return Ok(None);
+    }
+    let now = clock(ctx).now_us();
+    loaders(ctx)?.load_one(StatsOf(video.id(), now)).await
+}
+
+/// What one `creatorAnalytics` answer reads, each at most once, when a field asks.
+struct Reads {
+    creator: Creator,
+    window: AnalyticsWindow,
+    days: Window,
+    year: i32,
+    thresholds: Thresholds,
+    series: OnceCell<Series>,
+    videos: OnceCell<Vec<VideoInWindow>>,
+    followers: OnceCell<Population>,
+}
+
+/// The signed-in creator's analytics over a window.
+pub struct CreatorAnalytics(Arc<Reads>);
+
+impl CreatorAnalytics {
+    async fn series(&self, ctx: &Context<'_>) -> Result<&Series> {
+        let r = &self.0;
+        r.series
+            .get_or_try_init(|| async {
+                Ok::<_, async_graphql::Error>(ca::series(db(ctx)?, r.creator, r.days).await?)
+            })
+            .await
+    }
+
+    async fn videos(&self, ctx: &Context<'_>) -> Result<&[VideoInWindow]> {
+        let r = &self.0;
+        Ok(r.videos
+            .get_or_try_init(|| async {
+                Ok::<_, async_graphql::Error>(
+                    ca::videos_in_window(db(ctx)?, r.creator, r.days).await?,
+                )
+            })
+            .await?)
+    }
+
+    async fn followers(&self, ctx: &Context<'_>) -> Result<&Population> {
+        let r = &self.0;
+        r.followers
+            .get_or_try_init(|| async {
+                Ok::<_, async_graphql::Error>(ca::followers(db(ctx)?, r.creator).await?)
+            })
+            .await
+    }
+}
+
+fn daily(day: i32, f: &Figures) -> DailyStats {
+    DailyStats {
+        day: Date::of(day),
+        views: int(f.views),
+        likes: int(f.likes),
+        unlikes: int(f.unlikes),
+        new_followers: int(f.new_followers),
+        lost_followers: int(f.lost_followers),
+        watch_time_ms: f.watch_ms as f64,
+    }
+}
+
+#[Object]
+impl CreatorAnalytics {
+    async fn window(&self) -> AnalyticsWindow {
+        self.0.window
+    }
+
+    /// The first day of the window.
+    async fn from(&self) -> Date {
+        Date::of(self.0.days.from)
+    }
+
+    /// The last complete UTC day.
+    async fn to(&self) -> Date {
+        Date::of(self.0.days.to)
+    }
+
+    async fn totals(&self, ctx: &Context<'_>) -> Result<AnalyticsTotals> {
+        let t = self.series(ctx).await?.totals;
+        let followers = self.followers(ctx).await?.accounts;
+        Ok(AnalyticsTotals {
+            views: int(t.views),
+            likes: int(t.likes),
+            unlikes: int(t.unlikes),
+            new_followers: int(t.new_followers),
+            lost_followers: int(t.lost_followers),
+            follower_count: int(followers),
+            watch_time_ms: t.watch_ms as f64,
+            engagement_rate: aggregates::rate(t.likes, t.views),
+        })
+    }
+
+    /// One entry per day from `from` to `to`, zeros included.
+    async fn daily(&self, ctx: &Context<'_>) -> Result<Vec<DailyStats>> {
+        Ok(self
+            .series(ctx)
+            .await?
+            .daily
+            .iter()
+            .map(|(d, f)| daily(*d, f))
+            .collect())
+    }
+
+    /// 168 entries, Monday 00:00 UTC first.
+    async fn peak_hours(&self, ctx: &Context<'_>) -> Result<Vec<HourOfWeekStats>> {
+        Ok(self
+            .series(ctx)
+            .await?
+            .peak_hours
+            .iter()
+            .enumerate()
+            .map(|(slot, f)| HourOfWeekStats {
+                day_of_week: i32::try_from(slot / 24 + 1).unwrap_or(0),
+                hour: i32::try_from(slot % 24).unwrap_or(0),
+                views: int(f.views),
+                likes: int(f.likes),
+                follower_views: int(f.follower_views),
+            })
+            .collect())
+    }
+
+    /// The creator's videos ranked by the window's figures; ties: the newer video first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn top_videos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+        #[graphql(default_with = "VideoRanking::Views")] by: VideoRanking,
+    ) -> Result<Vec<VideoStatsEdge>> {
+        let first = check_first(first)?;
+        let by = match by {
+            VideoRanking::Views => Ranking::Views,
+            VideoRanking::Likes => Ranking::Likes,
+            VideoRanking::EngagementRate => Ranking::EngagementRate,
+        };
+        let ids = ca::top_videos(self.videos(ctx).await?, by, first);
+        let me = self.0.creator.id();
+        let mut found: HashMap<uuid::Uuid, Video> =
+            domain::videos::visible_videos(db(ctx)?, Some(me), &ids)
+                .await?
+                .into_iter()
+                .map(|v| (v.id().into_inner().0, Video::from(v)))
+                .collect();
+        let now = clock(ctx).now_us();
+        let videos: Vec<Video> = ids.iter().filter_map(|id| found.remove(id)).collect();
+        let keys: Vec<StatsOf> = videos.iter().map(|v| StatsOf(v.id(), now)).collect();
+        let mut stats = loaders(ctx)?.load_many(keys).await?;
+        Ok(videos
+            .into_iter()
+            .filter_map(|video| {
+                let stats = stats.remove(&StatsOf(video.id(), now))?;
+                Some(VideoStatsEdge { video, stats })
+            })
+            .collect())
+    }
+
+    async fn audience(&self, ctx: &Context<'_>) -> Result<AudienceAnalytics> {
+        let r = &self.0;
+        let db = db(ctx)?;
+        let followers = self.followers(ctx).await?;
+        let likers = rollups::likers(db, r.creator.id(), r.days.from, r.days.to).await?;
+        let viewers = ca::viewers(db, r.creator, r.days, r.thresholds).await?;
+        Ok(AudienceAnalytics {
+            viewers: Breakdown::of(viewers, true),
+            likers: Breakdown::of(
+                ca::population_breakdown(&likers, r.year, r.thresholds),
+                false,
+            ),
+            followers: Breakdown::of(
+                ca::population_breakdown(followers, r.year, r.thresholds),
+                false,
+            ),
+        })
+    }
+
+    /// Per hashtag of the creator's current videos, by views in the window, then tag.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn hashtags(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+    ) -> Result<Vec<TagStats>> {
+        let first = check_first(first)?;
+        let videos = self.videos(ctx).await?;
+        Ok(ca::tag_stats(videos, |v| v.hashtags.clone(), first)
+            .into_iter()
+            .map(TagStats::from)
+            .collect())
+    }
+
+    /// Per sound of the creator's current videos, by views in the window, then sound.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn sounds(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+    ) -> Result<Vec<TagStats>> {
+        let first = check_first(first)?;
+        let videos = self.videos(ctx).await?;
+        Ok(
+            ca::tag_stats(videos, |v| v.sound.iter().cloned().collect(), first)
+                .into_iter()
+                .map(TagStats::from)
+                .collect(),
+        )
+    }
+}
+
+/// The creator-analytics part of the query root.
+#[derive(Default)]
+pub struct CreatorAnalyticsQuery;
+
+#[Object]
+impl CreatorAnalyticsQuery {
+    /// The signed-in creator's own analytics over a fixed window ending at the last
+    /// complete UTC day. `UNAUTHENTICATED` when anonymous, `FORBIDDEN` for a `PERSONAL`
+    /// account; no argument names another account.
+    async fn creator_analytics(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "AnalyticsWindow::Last28Days")] window: AnalyticsWindow,
+    ) -> Result<CreatorAnalytics> {
+        let creator = ca::creator(db(ctx)?, viewer(ctx).id()).await?;
+        let clock = clock(ctx);
+        Ok(CreatorAnalytics(Arc::new(Reads {
+            creator,
+            window,
+            days: Window::last(window.days(), clock.now_us()),
+            year: clock.year(),
+            thresholds: thresholds(ctx),
+            series: OnceCell::new(),
+            videos: OnceCell::new(),
+            followers: OnceCell::new(),
+        })))
+    }
+}
