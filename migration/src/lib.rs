@@ -10,6 +10,7 @@ mod m20261201_050000_videos_author_private;
 mod m20261210_060000_video_duration;
 mod m20261210_070000_video_views;
 mod m20261211_080000_rollups;
+mod m20261212_090000_liker_rollup;
 
 /// The unique index of `users.external_subject`.
 pub use m20261130_004543_add_external_subject::INDEX as EXTERNAL_SUBJECT_INDEX;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_060000_video_duration::Migration),
             Box::new(m20261210_070000_video_views::Migration),
             Box::new(m20261211_080000_rollups::Migration),
+            Box::new(m20261212_090000_liker_rollup::Migration),
         ]
     }
 }

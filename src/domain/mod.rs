@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod counters;
 pub mod hold;
 pub mod input;
+pub mod liker_rollup;
 pub mod likes;
 pub mod page;
 pub mod rollups;

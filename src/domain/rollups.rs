@@ -22,6 +22,9 @@ use crate::{
     frag,
 };
 
+/// The likers breakdown comes from its own rollup (`liker_rollup`).
+pub use super::liker_rollup::{likers, Population};
+
 /// Microseconds in an hour and in a day.
 pub const HOUR_US: i64 = 3_600_000_000;
 pub const DAY_US: i64 = 24 * HOUR_US;
@@ -441,7 +444,8 @@ pub async fn follower_changed(
 /// likes − unlikes equals its videos' like rows and new − lost followers its approved
 /// follows; per video the same for `video_days` (and `video_hours`, whose pruned hours make
 /// it a check for installs younger than eight days only when `hours` is set); and the
-/// follower demographics against the followers' current accounts.
+/// follower demographics against the followers' current accounts, and the likers rollup
+/// ([`super::liker_rollup::drift`]).
 pub async fn drift(db: &impl ConnectionTrait, hours: bool) -> AppResult<Vec<String>> {
     let mut out = Vec::new();
     let mut check = |what: String, rollup: i64, rows: i64| {
@@ -543,6 +547,7 @@ pub async fn drift(db: &impl ConnectionTrait, hours: bool) -> AppResult<Vec<Stri
             check(format!("follower demographics {k:?}"), *n, 0);
         }
     }
+    out.extend(super::liker_rollup::drift(db).await?);
     Ok(out)
 }
 

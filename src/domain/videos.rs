@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     counters::{self, CountedVideo},
     hold::{hold, Hold},
+    liker_rollup,
     page::{self, Page, PageRequest},
     rollups::{self, At},
     visible::Visible,
@@ -153,7 +154,9 @@ pub async fn delete_video(
             lock_video(txn, id).await?;
             let likes = counted_video(txn, id).await?.map_or(0, |v| v.like_count);
             rollups::video_deleted(txn, id, viewer, likes, At::of(now)).await?;
+            let likers = liker_rollup::likers_at_last_day(txn, viewer, id).await?;
             video::Entity::delete_by_id(id).exec(txn).await?;
+            liker_rollup::refresh(txn, viewer, &likers).await?;
             Ok(())
         })
     })
