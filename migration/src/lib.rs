@@ -10,6 +10,7 @@ mod m20261201_050000_videos_author_private;
 mod m20261210_060000_video_duration;
 mod m20261210_070000_video_views;
 mod m20261211_080000_rollups;
+mod m20261212_090000_liker_rollup;
 mod m20261212_093000_view_completions;
 
 /// The unique index of `users.external_subject`.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_060000_video_duration::Migration),
             Box::new(m20261210_070000_video_views::Migration),
             Box::new(m20261211_080000_rollups::Migration),
+            Box::new(m20261212_090000_liker_rollup::Migration),
             Box::new(m20261212_093000_view_completions::Migration),
         ]
     }

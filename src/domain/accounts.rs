@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{
     hold::{hold, Hold},
     input::{check_len, check_no_nul, normalize_handle},
-    likes,
+    liker_rollup, likes,
     rollups::{self, At, Followees},
     viewer_account,
 };
@@ -269,6 +269,7 @@ pub async fn update_account(
         let changes = changes.clone();
         Box::pin(async move {
             hold(txn, Hold::Exclusive, viewer, None).await?;
+            liker_rollup::hold_creators_of(txn, viewer).await?;
             let before = viewer_account(txn, viewer).await?;
             let mut am: user::ActiveModel = before.clone().into();
             if let Some(d) = changes.display_name {
@@ -298,6 +299,7 @@ pub async fn update_account(
                 likes::set_like_audience(txn, viewer, new_audience).await?;
             }
             rollups::follower_changed(txn, &before, &after).await?;
+            liker_rollup::liker_changed(txn, &before, &after).await?;
             if before.visibility == Visibility::Private && after.visibility == Visibility::Public {
                 rollups::pending_approved(txn, viewer, At::of(clock.now_us())).await?;
                 follow::Entity::update_many()
@@ -343,6 +345,7 @@ pub async fn delete_account(
         Box::pin(async move {
             // A concurrent deletion of the same account may have won: it is gone then.
             hold(txn, Hold::Exclusive, viewer, None).await?;
+            liker_rollup::hold_creators_of(txn, viewer).await?;
             let at = At::of(now);
             likes::remove_likes_by(txn, viewer, None, at).await?;
             let account = viewer_account(txn, viewer).await?;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{
     counters::{self, Change, CountedVideo},
     hold::{hold, Hold, Other},
+    liker_rollup,
     page::{Page, PageRequest},
     public_user_columns,
     rollups::{self, At},
@@ -91,8 +92,17 @@ async fn change_like(
                 change_like_step_by_step(txn, viewer, video_id, toggle).await
             };
             match found {
-                Ok(true) => {}
-                Ok(false) => return Err(AppError::NotFound),
+                Ok(Some(outcome)) => {
+                    // A like made or removed on a day the likers rollup has closed (a clock
+                    // set back): the liker's last day is recomputed at once. Likes of open
+                    // days wait for their day to close.
+                    if let (Some((creator, at)), Some(closed)) = (outcome.changed, outcome.closed) {
+                        if liker_rollup::day_of(at) <= closed {
+                            liker_rollup::refresh(txn, creator, &[viewer]).await?;
+                        }
+                    }
+                }
+                Ok(None) => return Err(AppError::NotFound),
                 // The author deleted the video after the check saw it: the insert's foreign
                 // key failed, and the transaction rolls back.
                 Err(e) if db::is_foreign_key_violation(&e) => return Err(AppError::NotFound),
@@ -109,14 +119,22 @@ async fn change_like(
     .await
 }
 
-/// PostgreSQL: [`change_like`] as one statement, in the caller's transaction; whether the
-/// viewer could see the video.
+/// What a like or unlike did, when the viewer could see the video.
+struct Outcome {
+    /// The video's author and the time of the like written or removed, if one was.
+    changed: Option<(Uuid, i64)>,
+    /// The author's last closed day in the likers rollup, if any.
+    closed: Option<i32>,
+}
+
+/// PostgreSQL: [`change_like`] as one statement, in the caller's transaction; what it did,
+/// if the viewer could see the video.
 async fn change_like_in_one_statement(
     db: &impl ConnectionTrait,
     viewer: Uuid,
     video_id: Uuid,
     toggle: Toggle,
-) -> AppResult<bool> {
+) -> AppResult<Option<Outcome>> {
     let mut q = Sql::default();
     let (u, v) = (q.bind(viewer), q.bind(video_id));
     let checked = checked_liker(u, v);
@@ -131,7 +149,7 @@ async fn change_like_in_one_statement(
                 u,
                 ", audience, ",
                 t,
-                " FROM checked ON CONFLICT DO NOTHING RETURNING audience"
+                " FROM checked ON CONFLICT DO NOTHING RETURNING audience, created_at"
             ];
             (insert, 1)
         }
@@ -142,7 +160,7 @@ async fn change_like_in_one_statement(
                 " AND user_id = ",
                 u,
                 " \
-                 AND EXISTS (SELECT 1 FROM checked) RETURNING audience"
+                 AND EXISTS (SELECT 1 FROM checked) RETURNING audience, created_at"
             ];
             (delete, -1)
         }
@@ -171,26 +189,33 @@ async fn change_like_in_one_statement(
         r2,
         "), r3 AS (",
         r3,
-        ") \
-         SELECT COUNT(*) AS found FROM checked"
+        ") SELECT c.creator_id, (SELECT created_at FROM changed) AS changed_at, ",
+        liker_rollup::closed_through_sql(&Ident::new("c.creator_id")),
+        " AS closed FROM checked c"
     ]);
-    let row = q.one(db).await?.ok_or(AppError::NotFound)?;
-    Ok(col::<i64>(&row, "found")? > 0)
+    let Some(row) = q.one(db).await? else {
+        return Ok(None);
+    };
+    let creator: Uuid = col(&row, "creator_id")?;
+    Ok(Some(Outcome {
+        changed: col::<Option<i64>>(&row, "changed_at")?.map(|t| (creator, t)),
+        closed: col(&row, "closed")?,
+    }))
 }
 
 /// SQLite (no data-modifying `WITH`): [`change_like`]'s three steps one by one, in the
-/// caller's transaction; whether the viewer could see the video.
+/// caller's transaction; what it did, if the viewer could see the video.
 async fn change_like_step_by_step(
     txn: &impl ConnectionTrait,
     viewer: Uuid,
     video_id: Uuid,
     toggle: Toggle,
-) -> AppResult<bool> {
+) -> AppResult<Option<Outcome>> {
     let mut q = Sql::default();
     let (u, v) = (q.bind(viewer), q.bind(video_id));
     q.append(checked_liker(u, v));
     let Some(row) = q.one(txn).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let creator: Uuid = col(&row, "creator_id")?;
     let (at, sign) = toggle.at_and_sign();
@@ -210,7 +235,7 @@ async fn change_like_step_by_step(
             if inserted == 1 {
                 counters::add(txn, video_id, viewer, aud, 1).await?;
             }
-            inserted == 1
+            (inserted == 1).then_some(at)
         }
         Toggle::Unlike { .. } => {
             // The count goes down under the label the like carries.
@@ -220,13 +245,16 @@ async fn change_like_step_by_step(
             if let Some(like) = &deleted {
                 counters::add(txn, video_id, viewer, like.audience, -1).await?;
             }
-            deleted.is_some()
+            deleted.map(|like| like.created_at)
         }
     };
-    if changed {
+    if changed.is_some() {
         rollups::add_like_change(txn, video_id, creator, viewer, at, sign).await?;
     }
-    Ok(true)
+    Ok(Some(Outcome {
+        changed: changed.map(|t| (creator, t)),
+        closed: liker_rollup::closed_through(txn, creator).await?,
+    }))
 }
 
 /// The liker's audience (column `audience`), provided the liker (`u`) can see the video (`v`)
@@ -255,7 +283,8 @@ fn checked_liker(u: Param, v: Param) -> Frag {
 
 /// Removes every like of `liker` (only those on `author`'s videos, when given) at `at`,
 /// lowers the counters of the videos concerned and counts the likes as removed in the
-/// rollups. Used by blocks and account deletion.
+/// rollups (with no author given, the account is being deleted: it leaves every likers
+/// rollup, see [`liker_rollup::liker_gone`]). Used by blocks and account deletion.
 pub async fn remove_likes_by(
     txn: &impl ConnectionTrait,
     liker: Uuid,
@@ -269,6 +298,13 @@ pub async fn remove_likes_by(
         delete = delete.filter(counters::on_videos_of(author));
     }
     delete.exec(txn).await?;
+    match author {
+        Some(author) => liker_rollup::refresh(txn, author, &[liker]).await?,
+        None => {
+            let account = super::viewer_account(txn, liker).await?;
+            liker_rollup::liker_gone(txn, &account).await?;
+        }
+    }
     Ok(())
 }
 

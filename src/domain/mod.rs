@@ -8,6 +8,7 @@ pub mod creator_analytics;
 pub mod fold;
 pub mod hold;
 pub mod input;
+pub mod liker_rollup;
 pub mod likes;
 pub mod page;
 pub mod rollups;

@@ -22,6 +22,9 @@ use crate::{
     frag,
 };
 
+/// The likers breakdown comes from its own rollup (`liker_rollup`).
+pub use super::liker_rollup::{likers, Population};
+
 /// Microseconds in an hour and in a day.
 pub const HOUR_US: i64 = 3_600_000_000;
 pub const DAY_US: i64 = 24 * HOUR_US;
@@ -630,60 +633,6 @@ pub async fn follower_changed(
     Ok(())
 }
 
-/// Distinct accounts and their demographics: how many, and per follower-demographics
-/// dimension (`birth_year`, `region`, `language`) how many under each key, the keys as
-/// `follower_demographics` stores them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Population {
-    pub accounts: i64,
-    pub buckets: BTreeMap<&'static str, BTreeMap<String, i64>>,
-}
-
-/// The distinct accounts with a current like on `creator`'s videos made in the days
-/// `from..=to` (days since 1970), by their current demographics.
-// Counted from the like rows for now: a scan of the creator's likes.
-pub async fn likers(
-    db: &impl ConnectionTrait,
-    creator: Uuid,
-    from: i32,
-    to: i32,
-) -> AppResult<Population> {
-    let mut q = Sql::default();
-    let (c, a, b) = (
-        q.bind(creator),
-        q.bind(i64::from(from) * DAY_US),
-        q.bind((i64::from(to) + 1) * DAY_US),
-    );
-    q.append(frag![
-        "SELECT u.birth_year, u.region, u.language, COUNT(*) AS n FROM users u WHERE u.id IN \
-         (SELECT l.user_id FROM likes l JOIN videos v ON v.id = l.video_id WHERE v.author_id = ",
-        c,
-        " AND l.created_at >= ",
-        a,
-        " AND l.created_at < ",
-        b,
-        ") GROUP BY u.birth_year, u.region, u.language"
-    ]);
-    let mut out = Population::default();
-    for row in q.all(db).await? {
-        let n: i64 = col(&row, "n")?;
-        out.accounts += n;
-        let keys = demographics::keys(
-            col(&row, "birth_year")?,
-            col::<Option<String>>(&row, "region")?.as_deref(),
-            col::<Option<String>>(&row, "language")?.as_deref(),
-        );
-        for (dimension, key) in keys {
-            *out.buckets
-                .entry(dimension)
-                .or_default()
-                .entry(key)
-                .or_default() += n;
-        }
-    }
-    Ok(out)
-}
-
 /// Every way the rollups disagree with the rows they count, described: a full scan, for
 /// tests and operators' checks, never for serving requests. Checks per creator that gross
 /// likes − unlikes equals its videos' like rows and new − lost followers its approved
@@ -691,7 +640,8 @@ pub async fn likers(
 /// it a check for installs younger than eight days only when `hours` is set); the views,
 /// watch time and follower views of every creator hour and the views and watch time of
 /// every video day against the folded view rows (of videos that exist: a deleted video's
-/// go with it); and the follower demographics against the followers' current accounts.
+/// go with it); the follower demographics against the followers' current accounts; and
+/// the likers rollup ([`super::liker_rollup::drift`]).
 pub async fn drift(db: &impl ConnectionTrait, hours: bool) -> AppResult<Vec<String>> {
     let mut out = Vec::new();
     let mut check = |what: String, rollup: i64, rows: i64| {
@@ -794,6 +744,7 @@ pub async fn drift(db: &impl ConnectionTrait, hours: bool) -> AppResult<Vec<Stri
             check(format!("follower demographics {k:?}"), *n, 0);
         }
     }
+    out.extend(super::liker_rollup::drift(db).await?);
     Ok(out)
 }
 

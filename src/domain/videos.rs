@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     counters::{self, CountedVideo},
     hold::{hold, Hold},
+    liker_rollup,
     page::{self, Page, PageRequest},
     rollups::{self, At},
     visible::Visible,
@@ -155,7 +156,9 @@ pub async fn delete_video(
             rollups::video_deleted(txn, id, viewer, likes, At::of(now)).await?;
             // Its views leave the creator's hours they happened in (its days go with it).
             rollups::video_views_removed(txn, id, viewer).await?;
+            let likers = liker_rollup::likers_at_last_day(txn, viewer, id).await?;
             video::Entity::delete_by_id(id).exec(txn).await?;
+            liker_rollup::refresh(txn, viewer, &likers).await?;
             Ok(())
         })
     })

@@ -5,6 +5,10 @@ mod helpers;
 
 mod accounts;
 mod analytics;
+// The reference model of the analytics property test; only its world builder and replay
+// are used so far (by `liker_rollup`).
+#[allow(dead_code, clippy::type_complexity, clippy::collapsible_match)]
+mod analytics_props;
 mod batching;
 mod clock;
 mod concurrency;
@@ -14,6 +18,7 @@ mod fuzz;
 mod graphql_over_http;
 mod idp_tokens;
 mod ids;
+mod liker_rollup;
 mod limits;
 mod nulls;
 mod privacy_props;
