@@ -677,3 +677,188 @@ pub async fn build(
 fn w_device(w: &World, f: Option<usize>) -> DeviceClass {
     f.map_or(DeviceClass::Other, |f| w.fans[f].device)
 }
+
+/// `Video.stats` of the current video `v`, as the reference computes it (all time; no
+/// world has the 20 videos a niche needs, so `nichePercentile` is always null).
+pub fn expected_stats(w: &World, r: &Reference, v: usize) -> Value {
+    let all_time = |v: usize| -> (i64, i64, i64, i64) {
+        let (mut views, mut watch, mut completed) = (0, 0, 0);
+        for (_, video, _, ms, _) in r.views.iter().filter(|view| view.1 == v) {
+            views += 1;
+            watch += i64::from(*ms);
+            completed += i64::from(w.videos[*video].2.is_some_and(|d| *ms >= d));
+        }
+        let likes = r.likes.keys().filter(|(_, lv)| *lv == v).count() as i64;
+        (views, likes, watch, completed)
+    };
+    let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+    let (views, likes, watch, completed) = all_time(v);
+    let rate = ratio(likes, views);
+    let others: Vec<f64> = (0..w.videos.len())
+        .filter(|o| *o != v && !r.deleted_videos.contains(o))
+        .filter_map(|o| {
+            let (views, likes, ..) = all_time(o);
+            ratio(likes, views)
+        })
+        .collect();
+    let own = rate.filter(|_| !others.is_empty()).map(|rate| {
+        let below = others.iter().filter(|o| **o < rate).count() as f64;
+        let equal = others.iter().filter(|o| **o == rate).count() as f64;
+        100.0 * (below + equal / 2.0) / others.len() as f64
+    });
+    json!({
+        "views": views, "likes": likes, "watchTimeMs": watch as f64,
+        "averageWatchMs": ratio(watch, views),
+        "completionRate": w.videos[v].2.and_then(|_| ratio(completed, views)),
+        "engagementRate": rate, "ownPercentile": own,
+        "niche": w.videos[v].0.first(), "nichePercentile": null,
+    })
+}
+
+/// The current videos in `topVideos(by: VIEWS)` order over the window: the window's views,
+/// ties the newer video first (every world's videos are made at one instant: then the
+/// greater ID).
+pub fn expected_top(r: &Reference, ids: &[Uuid], n: i64) -> Vec<Uuid> {
+    let (from, to) = window(now(), n);
+    let mut top: Vec<(i64, Uuid)> = (0..ids.len())
+        .filter(|v| !r.deleted_videos.contains(v))
+        .map(|v| {
+            let views = (from..=to)
+                .filter_map(|d| r.video_days.get(&(v, d)))
+                .map(|f| f[0])
+                .sum();
+            (views, ids[v])
+        })
+        .collect();
+    top.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    top.into_iter().map(|(_, id)| id).collect()
+}
+
+const STATS: &str = "views likes watchTimeMs averageWatchMs completionRate engagementRate \
+    ownPercentile niche nichePercentile";
+
+/// One world, built and folded, against the reference: every figure of `creatorAnalytics`
+/// over two windows, `topVideos` with `Video.stats`, no drift between rollups and rows,
+/// and over all time Σ(likes − unlikes) = Σ `likeCount`, Σ views = Σ `viewCount`.
+async fn check_world(w: &World) -> Vec<String> {
+    use crate::helpers::{fresh_db, sketch_buffer, vid, Harness};
+    let db = fresh_db().await;
+    let sketches = sketch_buffer();
+    let (creator, videos, _fans) = build(&db, &sketches, w).await;
+    tally::domain::fold::drain(&db, &sketches)
+        .await
+        .map_err(|e| e.message())
+        .expect("fold");
+    let r = Reference::replay(w, now().timestamp_micros());
+    let mut h = Harness::with_db(db);
+    h.clock = tally::clock::Clock::Fixed(now());
+    h.thresholds = tally::config::Thresholds {
+        min_audience: MIN_AUDIENCE,
+        min_bucket: MIN_BUCKET,
+    };
+    let mut out = Vec::new();
+    for n in [7, 28] {
+        let window = format!("LAST_{n}_DAYS");
+        let got = h.ok(Some(creator), QUERY, json!({ "w": window })).await;
+        diff(
+            &window,
+            &got["creatorAnalytics"],
+            &expected(w, &r, n),
+            &mut out,
+        );
+        let q = format!(
+            "query($w: AnalyticsWindow!) {{ creatorAnalytics(window: $w) {{ \
+             topVideos(first: 10, by: VIEWS) {{ video {{ id }} stats {{ {STATS} }} }} }} }}"
+        );
+        let got = h.ok(Some(creator), &q, json!({ "w": window })).await;
+        let top = got["creatorAnalytics"]["topVideos"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let want: Vec<String> = expected_top(&r, &videos, n).into_iter().map(vid).collect();
+        let order: Vec<String> = top
+            .iter()
+            .map(|e| e["video"]["id"].as_str().unwrap_or("").to_owned())
+            .collect();
+        if order != want {
+            out.push(format!("{window}.topVideos: got {order:?}, want {want:?}"));
+        }
+        for (i, edge) in top.iter().enumerate() {
+            if let Some(v) = videos.iter().position(|id| vid(*id) == order[i]) {
+                diff(
+                    &format!("{window}.topVideos[{i}].stats"),
+                    &edge["stats"],
+                    &expected_stats(w, &r, v),
+                    &mut out,
+                );
+            }
+        }
+    }
+    // Over all time, against the API's counters of the current videos.
+    let mut like_sum = 0;
+    let mut view_sum = 0;
+    for (v, id) in videos
+        .iter()
+        .enumerate()
+        .filter(|(v, _)| !r.deleted_videos.contains(v))
+    {
+        let got = h
+            .ok(
+                Some(creator),
+                "query($id: ID!) { video(id: $id) { likeCount viewCount } }",
+                json!({ "id": vid(*id) }),
+            )
+            .await;
+        like_sum += got["video"]["likeCount"].as_i64().unwrap_or(-1);
+        view_sum += got["video"]["viewCount"].as_i64().unwrap_or(-1);
+        let views = r.views.iter().filter(|view| view.1 == v).count() as i64;
+        if got["video"]["viewCount"].as_i64() != Some(views) {
+            out.push(format!(
+                "video {v}: viewCount {}, want {views}",
+                got["video"]["viewCount"]
+            ));
+        }
+    }
+    let mut q = tally::db::Sql::default();
+    let c = q.bind(creator);
+    q.push_unchecked(&format!(
+        "SELECT CAST(COALESCE(SUM(likes - unlikes), 0) AS BIGINT) AS net, \
+         CAST(COALESCE(SUM(views), 0) AS BIGINT) AS views FROM creator_hours WHERE creator_id = {c}"
+    ));
+    let row = q.one(&h.db).await.expect("sums").expect("row");
+    let (net, views): (i64, i64) = (
+        row.try_get("", "net").expect("net"),
+        row.try_get("", "views").expect("views"),
+    );
+    if net != like_sum {
+        out.push(format!(
+            "Σ(likes − unlikes) = {net}, Σ likeCount = {like_sum}"
+        ));
+    }
+    if views != view_sum {
+        out.push(format!("Σ views = {views}, Σ viewCount = {view_sum}"));
+    }
+    let drift = tally::domain::rollups::drift(&h.db, true)
+        .await
+        .expect("drift");
+    out.extend(drift);
+    out
+}
+
+#[test]
+fn creator_analytics_equal_the_reference() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cases = std::env::var("TALLY_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(w in world_strategy())| {
+        let bad = rt.block_on(check_world(&w));
+        prop_assert!(bad.is_empty(), "{} differences:\n{}", bad.len(), bad.join("\n"));
+    });
+}

@@ -110,6 +110,10 @@ pub struct Harness {
     pub tokens: Tokens,
     /// The schema's viewer-sketch buffer (`fold::drain` flushes it).
     pub sketches: std::sync::Arc<SketchBuffer>,
+    /// The requests' clock (the system's unless a test fixes it).
+    pub clock: tally::clock::Clock,
+    /// The requests' analytics thresholds (the production defaults unless a test lowers them).
+    pub thresholds: tally::config::Thresholds,
 }
 
 impl Harness {
@@ -138,6 +142,8 @@ impl Harness {
             schema,
             tokens,
             sketches,
+            clock: tally::clock::Clock::System,
+            thresholds: tally::config::Thresholds::default(),
         }
     }
 
@@ -148,7 +154,11 @@ impl Harness {
             async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(vars));
         let resp = self
             .schema
-            .execute(request_data(req, &self.db, Viewer(viewer)))
+            .execute(
+                request_data(req, &self.db, Viewer(viewer))
+                    .data(self.clock)
+                    .data(self.thresholds),
+            )
             .await;
         serde_json::to_value(&resp).expect("response serializes")
     }
