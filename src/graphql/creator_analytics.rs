@@ -246,7 +246,9 @@ impl From<ca::TagStats> for TagStats {
             tag: t.tag,
             videos: int(t.videos),
             views: int(t.views),
-            likes: int(t.likes),
+            // Net: may be negative.
+            likes: i32::try_from(t.likes.clamp(i64::from(i32::MIN), i64::from(i32::MAX)))
+                .unwrap_or_default(),
             engagement_rate: t.engagement_rate,
         }
     }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod analytics;
+mod analytics_creator;
 mod batching;
 mod clock;
 mod concurrency;
