@@ -500,8 +500,11 @@ impl CreatorAnalytics {
         let r = &self.0;
         let db = db(ctx)?;
         let followers = self.followers(ctx).await?;
-        let likers = rollups::likers(db, r.creator.id(), r.days.from, r.days.to).await?;
-        let viewers = ca::viewers(db, r.creator, r.days, r.thresholds).await?;
+        // Two statements on two connections at once.
+        let (likers, viewers) = tokio::try_join!(
+            rollups::likers(db, r.creator.id(), r.days.from, r.days.to),
+            ca::viewers(db, r.creator, r.days, r.thresholds),
+        )?;
         Ok(AudienceAnalytics {
             viewers: Breakdown::of(viewers, true),
             likers: Breakdown::of(

@@ -540,7 +540,10 @@ async fn no_view_table_holds_the_viewers_account_handle_or_address() {
     );
     let mut counter_cols = columns(&app.db, "video_view_counters").await;
     counter_cols.sort();
-    assert_eq!(counter_cols, ["shard", "video_id", "views", "watch_ms"]);
+    assert_eq!(
+        counter_cols,
+        ["completed", "shard", "video_id", "views", "watch_ms"]
+    );
     for c in view_cols.iter().chain(&counter_cols) {
         for word in [
             "user", "account", "viewer", "handle", "ip", "addr", "agent", "session",
