@@ -276,6 +276,24 @@ async fn anonymous_is_unauthenticated_personal_is_forbidden_and_no_argument_name
     // Video.stats: only for the author, and only a creator.
     let mine = video(&h.db, maker, &["cats"], us("2026-06-19T10:00:00Z")).await;
     let theirs = video(&h.db, other, &["cats"], us("2026-06-19T10:00:00Z")).await;
+    // The other creator's figures stay its own: each sees only its own.
+    like_video(&h.db, personal, theirs, us("2026-06-19T11:00:00Z"))
+        .await
+        .expect("like");
+    follow_user(&h.db, personal, other, us("2026-06-19T11:00:00Z"))
+        .await
+        .expect("follow");
+    let totals = "{ creatorAnalytics { totals { likes followerCount } hashtags { tag videos } } }";
+    let d = ok(&h, Some(maker), th, totals, json!({})).await;
+    assert_eq!(
+        d["creatorAnalytics"],
+        json!({ "totals": { "likes": 0, "followerCount": 0 }, "hashtags": [{ "tag": "cats", "videos": 1 }] })
+    );
+    let d = ok(&h, Some(other), th, totals, json!({})).await;
+    assert_eq!(
+        d["creatorAnalytics"]["totals"],
+        json!({ "likes": 1, "followerCount": 1 })
+    );
     let persons = video(&h.db, personal, &["cats"], us("2026-06-19T10:00:00Z")).await;
     let stats = "query($v: ID!) { node(id: $v) { ... on Video { stats { views } } } }";
     for (viewer, v, shown) in [
