@@ -12,7 +12,6 @@ use uuid::Uuid;
 use super::{
     aggregates::{self, apportion, breakdown, hours_of, Breakdown, Dimension},
     analytics::age_bracket,
-    counters,
     rollups::{self, Population},
     sketch::{self, Sketch},
     videos::hashtags,
@@ -479,25 +478,21 @@ pub const MIN_NICHE: usize = 20;
 /// How far back a niche's videos go: 28 days, in microseconds.
 pub const NICHE_US: i64 = 28 * rollups::DAY_US;
 
-/// The all-time counters of the video aliased `v`, as `SELECT`-list items: `like_count`,
-/// `views`, `watch_ms`, `completed`.
-fn counted() -> Frag {
-    let view_sum = |c: &'static str| {
-        frag![
-            "(SELECT CAST(COALESCE(SUM(c.",
-            Ident::new(c),
-            "), 0) AS BIGINT) FROM video_view_counters c WHERE c.video_id = v.id) AS ",
-            Ident::new(c)
-        ]
-    };
+/// The rows of `videos` (a `SELECT` of video rows with an `id` column) with their
+/// all-time counters: `like_count`, `views`, `watch_ms`, `completed`. Each counter table is
+/// read in one grouped pass over the videos' shards, not once per video and counter.
+fn with_counters(videos: Frag) -> Frag {
     frag![
-        counters::select_list("v"),
-        ", ",
-        view_sum("views"),
-        ", ",
-        view_sum("watch_ms"),
-        ", ",
-        view_sum("completed")
+        "WITH s AS (",
+        videos,
+        ") SELECT s.*, COALESCE(vc.views, 0) AS views, COALESCE(vc.watch_ms, 0) AS watch_ms, \
+         COALESCE(vc.completed, 0) AS completed, COALESCE(lc.like_count, 0) AS like_count \
+         FROM s LEFT JOIN (SELECT c.video_id, CAST(SUM(c.views) AS BIGINT) AS views, \
+         CAST(SUM(c.watch_ms) AS BIGINT) AS watch_ms, CAST(SUM(c.completed) AS BIGINT) AS completed \
+         FROM video_view_counters c JOIN s ON s.id = c.video_id GROUP BY c.video_id) vc \
+         ON vc.video_id = s.id LEFT JOIN (SELECT c.video_id, \
+         CAST(SUM(c.like_count) AS BIGINT) AS like_count FROM video_like_counters c \
+         JOIN s ON s.id = c.video_id GROUP BY c.video_id) lc ON lc.video_id = s.id"
     ]
 }
 
@@ -530,17 +525,15 @@ pub async fn video_stats(
     let mut q = Sql::default();
     let me = q.bind(viewer);
     let ids = q.bind_list(videos);
-    let counted_cols = counted();
-    q.append(frag![
-        "SELECT v.id, v.hashtags, v.duration_ms, ",
-        counted_cols,
-        " FROM videos v JOIN users u ON u.id = v.author_id WHERE v.id IN (",
+    q.append(with_counters(frag![
+        "SELECT v.id, v.hashtags, v.duration_ms FROM videos v JOIN users u ON u.id = v.author_id \
+         WHERE v.id IN (",
         ids,
         ") AND v.author_id = ",
         me,
         " AND u.account_type = ",
         lit(AccountType::Creator)
-    ]);
+    ]));
     let rows = q.all(db).await?;
     if rows.is_empty() {
         return Ok(HashMap::new());
@@ -548,13 +541,10 @@ pub async fn video_stats(
     // The author's videos' rates, for the own percentile.
     let mut q = Sql::default();
     let me = q.bind(viewer);
-    let counted_cols = counted();
-    q.append(frag![
-        "SELECT v.id, ",
-        counted_cols,
-        " FROM videos v WHERE v.author_id = ",
+    q.append(with_counters(frag![
+        "SELECT v.id FROM videos v WHERE v.author_id = ",
         me
-    ]);
+    ]));
     let mut own: Vec<(Uuid, f64)> = Vec::new();
     for row in q.all(db).await? {
         if let Some(r) = row_rate(&row)? {
@@ -639,11 +629,9 @@ async fn niche_members(
         let p = q.bind(format!("%{quoted}%"));
         patterns.push(frag!["v.hashtags LIKE ", p]);
     }
-    let counted_cols = counted();
-    q.append(frag![
-        "SELECT v.id, v.hashtags, ",
-        counted_cols,
-        " FROM videos v JOIN users a ON a.id = v.author_id WHERE v.author_private = 0 AND ",
+    q.append(with_counters(frag![
+        "SELECT v.id, v.hashtags FROM videos v JOIN users a ON a.id = v.author_id \
+         WHERE v.author_private = 0 AND ",
         policy::video_visible(
             None,
             &Ident::new("v.author_id"),
@@ -656,7 +644,7 @@ async fn niche_members(
         " AND (",
         Frag::join(patterns, " OR "),
         ")"
-    ]);
+    ]));
     for row in q.all(db).await? {
         let id: Uuid = col(&row, "id")?;
         let rate = row_rate(&row)?;

@@ -246,7 +246,9 @@ impl From<ca::TagStats> for TagStats {
             tag: t.tag,
             videos: int(t.videos),
             views: int(t.views),
-            likes: int(t.likes),
+            // Net: may be negative.
+            likes: i32::try_from(t.likes.clamp(i64::from(i32::MIN), i64::from(i32::MAX)))
+                .unwrap_or_default(),
             engagement_rate: t.engagement_rate,
         }
     }
@@ -498,8 +500,11 @@ impl CreatorAnalytics {
         let r = &self.0;
         let db = db(ctx)?;
         let followers = self.followers(ctx).await?;
-        let likers = rollups::likers(db, r.creator.id(), r.days.from, r.days.to).await?;
-        let viewers = ca::viewers(db, r.creator, r.days, r.thresholds).await?;
+        // Two statements on two connections at once.
+        let (likers, viewers) = tokio::try_join!(
+            rollups::likers(db, r.creator.id(), r.days.from, r.days.to),
+            ca::viewers(db, r.creator, r.days, r.thresholds),
+        )?;
         Ok(AudienceAnalytics {
             viewers: Breakdown::of(viewers, true),
             likers: Breakdown::of(

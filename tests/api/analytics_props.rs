@@ -5,7 +5,7 @@
 //! the thresholds, top videos, hashtags and sounds) and of `Video.stats` must equal what the
 //! reference computes from the log alone. The reference knows nothing of rollups: it replays
 //! the events in time order over plain sets.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use entity::{DeviceClass, LikesVisibility, Visibility};
@@ -139,9 +139,14 @@ pub fn world_strategy() -> impl Strategy<Value = World> {
         let videos: Vec<_> = videos
             .into_iter()
             .map(|(tags, sound, d)| {
-                let mut tags: Vec<&str> = tags.into_iter().map(|t| TAGS[t]).collect();
-                tags.dedup();
-                (tags, sound.map(|s| SOUNDS[s]), d)
+                // Distinct tags, in the order first given (as createVideo keeps them).
+                let mut distinct: Vec<&str> = Vec::new();
+                for t in tags {
+                    if !distinct.contains(&TAGS[t]) {
+                        distinct.push(TAGS[t]);
+                    }
+                }
+                (distinct, sound.map(|s| SOUNDS[s]), d)
             })
             .collect();
         (Just(fans), Just(videos), events).prop_map(|(fans, videos, mut events)| {
@@ -556,9 +561,6 @@ pub fn diff(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
         (g, w) => out.push(format!("{path}: got {g}, want {w}")),
     }
 }
-
-/// The index of an account's ID among the fans, to keep the reference free of IDs.
-pub type FanIds = HashMap<Uuid, usize>;
 
 /// Settings the fans' accounts get: public, likes visible to everyone (visibility is not
 /// what this test is about; the privacy property tests cover it).

@@ -5,9 +5,8 @@ mod helpers;
 
 mod accounts;
 mod analytics;
-// The reference model of the analytics property test; only its world builder and replay
-// are used so far (by `liker_rollup`).
-#[allow(dead_code, clippy::type_complexity, clippy::collapsible_match)]
+mod analytics_creator;
+#[allow(clippy::type_complexity, clippy::collapsible_match)]
 mod analytics_props;
 mod batching;
 mod clock;
