@@ -11,6 +11,7 @@ pub mod page;
 pub mod rollups;
 pub mod sketch;
 pub mod social;
+pub mod trends;
 pub mod videos;
 pub mod visible;
 

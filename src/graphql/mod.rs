@@ -21,6 +21,7 @@ mod nulls;
 mod objects;
 mod prefetch;
 mod social;
+mod trends;
 mod videos;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -41,6 +42,7 @@ pub struct Query(
     accounts::AccountsQuery,
     objects::NodeQuery,
     videos::VideosQuery,
+    trends::TrendsQuery,
 );
 
 // Every mutation but `signUp`, `logIn` and `provisionAccount` needs a signed-in viewer;
