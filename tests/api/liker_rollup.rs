@@ -294,6 +294,14 @@ async fn days_close_as_the_clock_moves_forward_and_back() {
     );
     check(&db, creator, TO - 2, "a like after the closed days").await;
     check(&db, creator, TO, "forward over it").await;
+    // The periodic pass closes what is behind, once.
+    assert_eq!(ok(liker_rollup::close_all(&db, TO + 2).await, "pass"), 1);
+    assert_eq!(
+        ok(liker_rollup::closed_through(&db, creator).await, "closed"),
+        Some(TO + 2)
+    );
+    assert_eq!(ok(liker_rollup::close_all(&db, TO + 2).await, "again"), 0);
+    check(&db, creator, TO + 2, "after the periodic pass").await;
 }
 
 /// Two closers of one creator at once, and a like or an unlike racing a close: released
