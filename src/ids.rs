@@ -229,6 +229,7 @@ pub enum CursorKind {
     Videos = 2,
     LikedVideos = 3,
     Users = 4,
+    TrendingVideos = 5,
 }
 
 const CURSOR_PLAIN_LEN: usize = 24;

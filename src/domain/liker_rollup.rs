@@ -276,6 +276,32 @@ pub async fn close(db: &DatabaseConnection, creator: Uuid, to: i32) -> AppResult
     .await
 }
 
+/// The periodic pass: closes the days up to `to` of every creator whose rollup is behind
+/// (each in its own transaction, as a read would), so that reads find them closed. Creators
+/// never read are closed at their first read. How many creators it closed.
+pub async fn close_all(db: &DatabaseConnection, to: i32) -> AppResult<usize> {
+    let mut q = Sql::default();
+    let t = q.bind(to);
+    q.append(frag![
+        "SELECT creator_id FROM liker_closing WHERE closed_through < ",
+        t
+    ]);
+    let behind: Vec<Uuid> = q
+        .all(db)
+        .await?
+        .iter()
+        .map(|r| col(r, "creator_id"))
+        .collect::<AppResult<_>>()?;
+    for creator in &behind {
+        match close(db, *creator, to).await {
+            // Deleted since: its rollup went with it.
+            Err(crate::error::AppError::Unauthenticated(_)) => {}
+            other => other?,
+        }
+    }
+    Ok(behind.len())
+}
+
 /// Folds the likes on `creator`'s videos made after day `after` (all, when `None`) up to
 /// day `to` into the likers' `last_day`. Every liker found moves to a later day: its old
 /// `last_day` is at most `after`.

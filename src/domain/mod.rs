@@ -14,6 +14,7 @@ pub mod page;
 pub mod rollups;
 pub mod sketch;
 pub mod social;
+pub mod trends;
 pub mod videos;
 pub mod visible;
 

@@ -41,7 +41,12 @@ pub const MAX_DURATION_MS: i32 = 3_600_000;
 
 /// The hashtags of a stored video.
 pub fn hashtags(v: &video::Model) -> Vec<String> {
-    serde_json::from_str(&v.hashtags).unwrap_or_default()
+    hashtags_of(&v.hashtags)
+}
+
+/// The hashtags of a video from its stored `hashtags` column.
+pub fn hashtags_of(stored: &str) -> Vec<String> {
+    serde_json::from_str(stored).unwrap_or_default()
 }
 
 fn validate(input: &NewVideo) -> AppResult<()> {

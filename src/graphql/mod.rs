@@ -23,6 +23,7 @@ mod nulls;
 mod objects;
 mod prefetch;
 mod social;
+mod trends;
 mod videos;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -44,6 +45,7 @@ pub struct Query(
     objects::NodeQuery,
     videos::VideosQuery,
     creator_analytics::CreatorAnalyticsQuery,
+    trends::TrendsQuery,
 );
 
 // Every mutation but `signUp`, `logIn` and `provisionAccount` needs a signed-in viewer;

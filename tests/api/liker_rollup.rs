@@ -294,6 +294,14 @@ async fn days_close_as_the_clock_moves_forward_and_back() {
     );
     check(&db, creator, TO - 2, "a like after the closed days").await;
     check(&db, creator, TO, "forward over it").await;
+    // The periodic pass closes what is behind, once.
+    assert_eq!(ok(liker_rollup::close_all(&db, TO + 2).await, "pass"), 1);
+    assert_eq!(
+        ok(liker_rollup::closed_through(&db, creator).await, "closed"),
+        Some(TO + 2)
+    );
+    assert_eq!(ok(liker_rollup::close_all(&db, TO + 2).await, "again"), 0);
+    check(&db, creator, TO + 2, "after the periodic pass").await;
 }
 
 /// Two closers of one creator at once, and a like or an unlike racing a close: released
@@ -478,4 +486,49 @@ fn the_reference_models_likers_are_the_rollups() {
             assert!(drift.is_empty(), "{drift:?}");
         });
     });
+}
+
+/// A demographics edit and an account deletion racing a close of a day the account liked
+/// on: released together, many rounds; nothing drifts.
+#[tokio::test]
+async fn edits_and_deletions_racing_a_close_leave_no_drift() {
+    let db = crate::helpers::fresh_db_with_pool(8).await;
+    let creator = insert_account(&db, "maker", Visibility::Public, LikesVisibility::Everyone).await;
+    let v = video(&db, creator).await;
+    let rounds: i32 = std::env::var("TALLY_RACE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    for round in 0..rounds {
+        let to = TO + round;
+        // A fan whose only like is on the day being closed.
+        let f = fan(&db, 100 + round as usize).await;
+        ok(like_video(&db, f, v, at(to, 3)).await, "like");
+        let barrier = Arc::new(Barrier::new(2));
+        let closer = {
+            let (db, barrier) = (db.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                liker_rollup::close(&db, creator, to).await
+            })
+        };
+        let change = {
+            let (db, barrier) = (db.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                if round % 2 == 0 {
+                    let c = clock_at(at(to + 1, 1));
+                    update_account(&db, f, edit(1999, "JP"), c)
+                        .await
+                        .map(|_| ())
+                } else {
+                    delete_account(&db, f, String::new(), at(to + 1, 1)).await
+                }
+            })
+        };
+        ok(closer.await.expect("closer"), "close");
+        ok(change.await.expect("change"), "edit or deletion");
+        let drift = rollups::drift(&db, false).await.expect("drift");
+        assert!(drift.is_empty(), "round {round}: {drift:?}");
+    }
 }

@@ -28,3 +28,4 @@ mod rate_limits;
 mod rollups;
 mod schema;
 mod timing;
+mod trends;
