@@ -123,6 +123,14 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         seed_creator(&db, c, v, fans, start).await?;
         seed_views(&db, c, v, views, fans, start).await?;
     }
+    // The likers rollup closes a creator's days at its first read: close them now, so that
+    // no measured request pays for a whole year of likes.
+    let yesterday = i32::try_from(today / DAY_US - 1)?;
+    for (c, ..) in creators {
+        tally::domain::liker_rollup::close(&db, id(c, 0), yesterday)
+            .await
+            .map_err(|e| anyhow::anyhow!("closing the likers rollup: {}", e.message()))?;
+    }
     database::analyze(&db).await?;
     println!(
         "seeded analytics in {:.1} s",
