@@ -61,7 +61,12 @@ pub enum Ev {
     /// The creator deletes the video.
     DeleteVideo(usize),
     /// The fan's new birth year, region and language.
-    Edit(usize, Option<i32>, Option<&'static str>, Option<&'static str>),
+    Edit(
+        usize,
+        Option<i32>,
+        Option<&'static str>,
+        Option<&'static str>,
+    ),
 }
 
 #[derive(Debug, Clone)]
@@ -525,7 +530,12 @@ pub fn diff(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
     match (got, want) {
         (Value::Object(g), Value::Object(w)) => {
             for (k, wv) in w {
-                diff(&format!("{path}.{k}"), g.get(k).unwrap_or(&Value::Null), wv, out);
+                diff(
+                    &format!("{path}.{k}"),
+                    g.get(k).unwrap_or(&Value::Null),
+                    wv,
+                    out,
+                );
             }
         }
         (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
@@ -534,7 +544,10 @@ pub fn diff(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
             }
         }
         (Value::Number(g), Value::Number(w)) => {
-            let (g, w) = (g.as_f64().unwrap_or(f64::NAN), w.as_f64().unwrap_or(f64::NAN));
+            let (g, w) = (
+                g.as_f64().unwrap_or(f64::NAN),
+                w.as_f64().unwrap_or(f64::NAN),
+            );
             if (g - w).abs() > 1e-9 {
                 out.push(format!("{path}: got {g}, want {w}"));
             }
@@ -572,14 +585,24 @@ pub async fn build(
     };
     let at = |ago: i64| now().timestamp_micros() - ago;
     let when = |ago: i64| DateTime::from_timestamp_micros(at(ago)).expect("time");
-    let creator = crate::helpers::insert_account(db, "creator", Visibility::Public, LikesVisibility::Everyone).await;
+    let creator = crate::helpers::insert_account(
+        db,
+        "creator",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let mut q = tally::db::Sql::default();
     let c = q.bind(creator);
-    q.push_unchecked(&format!("UPDATE users SET account_type = 'CREATOR' WHERE id = {c}"));
+    q.push_unchecked(&format!(
+        "UPDATE users SET account_type = 'CREATOR' WHERE id = {c}"
+    ));
     q.execute(db).await.expect("creator");
     let mut fans = Vec::new();
     for (i, f) in w.fans.iter().enumerate() {
-        let id = crate::helpers::insert_account(db, &format!("fan{i}"), FAN_SETTINGS.0, FAN_SETTINGS.1).await;
+        let id =
+            crate::helpers::insert_account(db, &format!("fan{i}"), FAN_SETTINGS.0, FAN_SETTINGS.1)
+                .await;
         let mut q = tally::db::Sql::default();
         let (y, r, l, me) = (
             q.bind(f.birth_year),
@@ -619,7 +642,16 @@ pub async fn build(
             Ev::Like(f, v) => like_video(db, fans[f], videos[v], t).await.map(|_| ()),
             Ev::Unlike(f, v) => unlike_video(db, fans[f], videos[v], t).await.map(|_| ()),
             Ev::View(f, v, watch) => {
-                record_view(db, sketches, f.map(|f| fans[f]), videos[v], watch, w_device(w, f), when(*ago)).await
+                record_view(
+                    db,
+                    sketches,
+                    f.map(|f| fans[f]),
+                    videos[v],
+                    watch,
+                    w_device(w, f),
+                    when(*ago),
+                )
+                .await
             }
             Ev::Block(f) => block_user(db, creator, fans[f], t).await,
             Ev::RemoveFollower(f) => remove_follower(db, creator, fans[f], t).await,
@@ -632,7 +664,9 @@ pub async fn build(
                     language: l.map(str::to_owned),
                     ..Default::default()
                 };
-                update_account(db, fans[f], changes, Clock::Fixed(when(*ago))).await.map(|_| ())
+                update_account(db, fans[f], changes, Clock::Fixed(when(*ago)))
+                    .await
+                    .map(|_| ())
             }
             Ev::Edit(..) => Ok(()),
         };

@@ -5,6 +5,9 @@ mod helpers;
 
 mod accounts;
 mod analytics;
+// The reference model; `fold` checks its view figures against it.
+#[allow(dead_code, clippy::type_complexity, clippy::collapsible_match)]
+mod analytics_props;
 mod batching;
 mod clock;
 mod concurrency;
