@@ -93,6 +93,15 @@ pub struct Args {
     /// Views of the heavy analytics creator (the light one has a hundredth).
     #[arg(long, default_value_t = 5_000_000)]
     pub analytics_views: i64,
+    /// Run the recordView benchmark instead (see [`crate::views`]; PostgreSQL).
+    #[arg(long)]
+    pub views: bool,
+    /// Concurrent closed-loop clients of the recordView benchmark.
+    #[arg(long, default_value_t = 64)]
+    pub view_clients: u64,
+    /// Signed-in accounts the recordView benchmark's views rotate over.
+    #[arg(long, default_value_t = 20_000)]
+    pub view_accounts: usize,
     /// Accounts of the dataset that like, follow and read during the soak (each a token).
     #[arg(long, default_value_t = 4000)]
     pub soak_accounts: usize,

@@ -2,10 +2,10 @@
 //! two binaries:
 //!
 //! - `tally-bench` (`src/main.rs`): the likes-at-scale benchmark, the soak (`--soak`) and the
-//!   timing classes (`--timing`): [`cli`], [`database`], [`seed`], [`server`], [`wrk`],
+//!   timing classes (`--timing`), the recordView benchmark (`--views`, [`views`]): [`cli`], [`database`], [`seed`], [`server`], [`wrk`],
 //!   [`scenarios`], [`floor`], [`explain`], [`table`], [`soak`], [`timing`], [`keys`];
 //! - `fault` (`src/bin/fault/`): the client of `bench/fault.sh`, a like storm across a
-//!   database restart.
+//!   database restart; `view_fault` (`src/bin/view_fault.rs`): its views across a `kill -9`.
 //!
 //! Both use one copy of what they have in common: [`stats`] (percentiles), [`machine`]
 //! (`/proc`: liveness, RSS, load), [`http`] (GraphQL requests, waiting for `/readyz`),
@@ -26,6 +26,7 @@ pub mod soak;
 pub mod stats;
 pub mod table;
 pub mod timing;
+pub mod views;
 pub mod wrk;
 
 /// Turns the service's errors into `anyhow` errors carrying their message.

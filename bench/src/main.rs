@@ -17,7 +17,7 @@ use std::time::Instant;
 use clap::Parser;
 use tally_bench::{
     analytics, cli::Args, database, machine, scenarios::run_scenarios, seed::seed, server::Server,
-    soak, table::print_table, timing,
+    soak, table::print_table, timing, views,
 };
 
 #[tokio::main]
@@ -32,6 +32,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.analytics {
         return analytics::run(&args).await;
+    }
+    if args.views {
+        return views::run(&args).await;
     }
     let tag = format!(
         "{}-p{}",

@@ -554,3 +554,105 @@ async fn deleting_a_video_while_a_fold_runs_leaves_no_drift() {
         assert!(video_days(&db, doomed).await.is_empty());
     }
 }
+
+/// The figures the fold writes, against the reference model of the analytics property test
+/// (`analytics_props::Reference`): per creator hour views, watch time and follower views,
+/// per video day views and watch time, and per day and bucket the distinct signed-in
+/// viewers — over random event logs with blocks, deletions of fans and videos and edits.
+#[test]
+fn folded_views_equal_the_reference_model_over_random_event_logs() {
+    use proptest::prelude::*;
+    use sea_orm::ActiveEnum;
+
+    use crate::analytics_props::{build, now, world_strategy, Reference};
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cases: u32 = if postgres() { 6 } else { 16 };
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(w in world_strategy())| {
+        let bad: Vec<String> = rt.block_on(async {
+            let db = fresh_db_with_pool(4).await;
+            let buffer = sketch_buffer();
+            let (creator, videos, _) = build(&db, &buffer, &w).await;
+            drain(&db, &buffer).await.expect("drain");
+            let r = Reference::replay(&w, now().timestamp_micros());
+            let mut bad = Vec::new();
+            // Creator hours.
+            let mut q = Sql::default();
+            let c = q.bind(creator);
+            q.push_unchecked(&format!(
+                "SELECT hour, CAST(SUM(views) AS BIGINT) AS n, CAST(SUM(watch_ms) AS BIGINT) AS w, \
+                 CAST(SUM(follower_views) AS BIGINT) AS f FROM creator_hours \
+                 WHERE creator_id = {c} GROUP BY hour"
+            ));
+            let mut got = BTreeMap::new();
+            for row in q.all(&db).await.expect("hours") {
+                let g = |c: &str| row.try_get::<i64>("", c).expect(c);
+                let f = [g("n"), g("w"), g("f")];
+                if f != [0; 3] {
+                    got.insert(g("hour"), f);
+                }
+            }
+            let want: BTreeMap<i64, [i64; 3]> = r
+                .hours
+                .iter()
+                .map(|(h, f)| (*h, [f[0], f[1], f[2]]))
+                .filter(|(_, f)| *f != [0; 3])
+                .collect();
+            if got != want {
+                bad.push(format!("creator hours: got {got:?}, want {want:?}"));
+            }
+            // Video days.
+            let mut got = BTreeMap::new();
+            for (i, v) in videos.iter().enumerate() {
+                for (day, n, watch) in video_days(&db, *v).await {
+                    got.insert((i, day + T0 / DAY_US), [n, watch]);
+                }
+            }
+            let want: BTreeMap<(usize, i64), [i64; 2]> = r
+                .video_days
+                .iter()
+                .map(|(k, f)| (*k, [f[0], f[1]]))
+                .filter(|(_, f)| f[0] != 0)
+                .collect();
+            if got != want {
+                bad.push(format!("video days: got {got:?}, want {want:?}"));
+            }
+            // Viewer sketches: distinct signed-in viewers per day and bucket.
+            let mut sets: BTreeMap<(i64, String, String), std::collections::BTreeSet<usize>> =
+                BTreeMap::new();
+            for (t, _, who, _, _) in &r.views {
+                if let Some((f, fan)) = who {
+                    let year = chrono::Datelike::year(&at(*t));
+                    let keys = [
+                        ("age", tally::domain::analytics::age_bracket(fan.birth_year, year).to_value()),
+                        ("region", entity::demographics::region(fan.region)),
+                        ("language", entity::demographics::language(fan.language)),
+                        ("device", fan.device.to_value()),
+                    ];
+                    for (dim, key) in keys {
+                        sets.entry((t.div_euclid(DAY_US) - T0 / DAY_US, dim.to_owned(), key))
+                            .or_default()
+                            .insert(*f);
+                    }
+                }
+            }
+            let want: BTreeMap<_, u64> = sets.into_iter().map(|(k, s)| (k, s.len() as u64)).collect();
+            let got = sketches(&db, creator).await;
+            if got != want {
+                bad.push(format!("sketches: got {got:?}, want {want:?}"));
+            }
+            let drift = rollups::drift(&db, true).await.expect("drift");
+            if !drift.is_empty() {
+                bad.push(format!("drift: {drift:?}"));
+            }
+            db.close().await.ok();
+            bad
+        });
+        prop_assert!(bad.is_empty(), "{}", bad.join("\n"));
+    });
+}

@@ -6,6 +6,8 @@ mod helpers;
 mod accounts;
 mod analytics;
 mod analytics_creator;
+// The reference model of the analytics property test (`fold` checks its view figures
+// against it too).
 #[allow(clippy::type_complexity, clippy::collapsible_match)]
 mod analytics_props;
 mod batching;
