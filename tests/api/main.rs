@@ -13,6 +13,7 @@ mod analytics_props;
 mod batching;
 mod clock;
 mod concurrency;
+mod demo;
 mod faults;
 mod fold;
 mod fuzz;
