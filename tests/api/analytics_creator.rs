@@ -19,7 +19,7 @@ use tally::{
         likes::{like_video, unlike_video},
         rollups::DAY_US,
         social::{block_user, follow_user},
-        videos::{create_video, NewVideo},
+        videos::NewVideo,
     },
     graphql::request_data,
 };
@@ -90,13 +90,7 @@ async fn video(db: &DatabaseConnection, author: Uuid, tags: &[&str], at: i64) ->
         sound: Some("beat".into()),
         duration_ms: Some(10_000),
     };
-    create_video(db, author, input, at)
-        .await
-        .map_err(|e| e.message())
-        .expect("video")
-        .into_inner()
-        .video
-        .id
+    crate::helpers::make_video(db, author, input, at).await
 }
 
 /// A view of `video` at `at`, recorded and folded by the fold job (its creator hour, its

@@ -15,7 +15,7 @@ use tally::{
         fold::{self, drain, flush_sketches, fold_batch, fold_in},
         rollups::{self, DAY_US, HOUR_US},
         sketch::{self, SketchBuffer},
-        videos::{create_video, delete_video, NewVideo},
+        videos::{delete_video, NewVideo},
     },
 };
 use tokio::sync::Barrier;
@@ -62,13 +62,7 @@ async fn video(db: &DatabaseConnection, author: Uuid) -> Uuid {
         sound: None,
         duration_ms: None,
     };
-    create_video(db, author, input, T0)
-        .await
-        .map_err(|e| e.message())
-        .expect("video")
-        .into_inner()
-        .video
-        .id
+    crate::helpers::make_video(db, author, input, T0).await
 }
 
 async fn view(

@@ -372,3 +372,20 @@ impl TestApp {
         )
     }
 }
+
+/// Creates a video through the use case at `at`; its ID. The tests' fixtures for videos
+/// of a given shape.
+pub async fn make_video(
+    db: &DatabaseConnection,
+    author: Uuid,
+    input: tally::domain::videos::NewVideo,
+    at: i64,
+) -> Uuid {
+    tally::domain::videos::create_video(db, author, input, at)
+        .await
+        .map_err(|e| e.message())
+        .expect("video")
+        .into_inner()
+        .video
+        .id
+}

@@ -10,7 +10,7 @@ use tally::{
         likes::{like_video, unlike_video},
         rollups::{self, HOUR_US},
         social::{approve_follow_request, block_user, follow_user, remove_follower, unfollow_user},
-        videos::{create_video, delete_video, NewVideo},
+        videos::{delete_video, NewVideo},
     },
 };
 use uuid::Uuid;
@@ -31,13 +31,7 @@ async fn video(db: &DatabaseConnection, author: Uuid, tags: &[&str]) -> Uuid {
         sound: None,
         duration_ms: None,
     };
-    create_video(db, author, input, T0)
-        .await
-        .map_err(|e| e.message())
-        .expect("video")
-        .into_inner()
-        .video
-        .id
+    crate::helpers::make_video(db, author, input, T0).await
 }
 
 /// `creator`'s rollup hours: (hour index from T0, likes, unlikes, new, lost followers).

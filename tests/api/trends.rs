@@ -7,7 +7,7 @@ use tally::{
     clock::Clock,
     domain::{
         likes::{like_video, unlike_video},
-        videos::{create_video, delete_video, NewVideo},
+        videos::{delete_video, NewVideo},
     },
 };
 use uuid::Uuid;
@@ -52,13 +52,7 @@ async fn video(
         sound: sound.map(str::to_owned),
         duration_ms: None,
     };
-    create_video(&h.db, author, input, hours_ago(300))
-        .await
-        .map_err(|e| e.message())
-        .expect("video")
-        .into_inner()
-        .video
-        .id
+    crate::helpers::make_video(&h.db, author, input, hours_ago(300)).await
 }
 
 struct World {
