@@ -54,6 +54,22 @@ pub const QUERY: &str = "query { creatorAnalytics(window: LAST_28_DAYS) { window
     fragment B on Breakdown { available withheldReason population \
     ageBrackets { key count share } regions { key count share } languages { key count share } devices { key count share } }";
 
+/// The parts of [`QUERY`], measured one at a time to show where the time goes.
+const PARTS: [(&str, &str); 8] = [
+    ("totals", "totals { views likes unlikes newFollowers lostFollowers followerCount watchTimeMs engagementRate }"),
+    ("daily + peakHours", "daily { day views likes } peakHours { dayOfWeek hour views likes followerViews }"),
+    ("topVideos + stats", "topVideos(first: 10, by: VIEWS) { video { id } stats { views likes watchTimeMs averageWatchMs completionRate engagementRate ownPercentile niche nichePercentile } }"),
+    ("hashtags + sounds", "hashtags(first: 10) { tag views } sounds(first: 10) { tag views }"),
+    ("audience.viewers", "audience { viewers { ...B } }"),
+    ("audience.likers", "audience { likers { ...B } }"),
+    ("audience.followers", "audience { followers { ...B } }"),
+    ("window only", "from to"),
+];
+
+/// The breakdown fields of [`PARTS`].
+const FRAGMENT: &str = "fragment B on Breakdown { available withheldReason population \
+    ageBrackets { key count share } regions { key count share } languages { key count share } devices { key count share } }";
+
 /// The ID of the `n`th row of a kind (`prefix` tells the kinds apart).
 fn id(prefix: u32, n: i64) -> Uuid {
     Uuid::from_u128((u128::from(prefix) << 96) | (0x4000_8000u128 << 48) | n as u128)
@@ -111,18 +127,27 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     if args.backend != Backend::Postgres {
         bail!("--analytics runs on PostgreSQL");
     }
-    let (url, db) = database::open(args, "analytics", 8).await?;
-    let started = std::time::Instant::now();
     let today = Utc::now().timestamp_micros().div_euclid(DAY_US) * DAY_US;
-    let start = today - DAYS * DAY_US;
-    let fans = args.analytics_fans;
-    seed_fans(&db, fans, start).await?;
     let heavy = args.analytics_views.max(100);
     let creators = [(0xc1u32, 0xa1u32, heavy), (0xc2, 0xa2, heavy / 100)];
-    for (c, v, views) in creators {
-        seed_creator(&db, c, v, fans, start).await?;
-        seed_views(&db, c, v, views, fans, start).await?;
-    }
+    let (url, db) = if args.analytics_reuse {
+        database::reopen(args, "analytics", 8).await?
+    } else {
+        let (url, db) = database::open(args, "analytics", 8).await?;
+        let started = std::time::Instant::now();
+        let start = today - DAYS * DAY_US;
+        let fans = args.analytics_fans;
+        seed_fans(&db, fans, start).await?;
+        for (c, v, views) in creators {
+            seed_creator(&db, c, v, fans, start).await?;
+            seed_views(&db, c, v, views, fans, start).await?;
+        }
+        println!(
+            "seeded analytics in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        (url, db)
+    };
     // The likers rollup closes a creator's days at its first read: close them now, so that
     // no measured request pays for a whole year of likes.
     let yesterday = i32::try_from(today / DAY_US - 1)?;
@@ -132,10 +157,6 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("closing the likers rollup: {}", e.message()))?;
     }
     database::analyze(&db).await?;
-    println!(
-        "seeded analytics in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
 
     let server = Server::start(args, &url).await?;
     let token = token_issuer()?;
@@ -149,6 +170,20 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
                 measure(args, &label, &token(id(c, 0))?, body.clone())?,
             ));
         }
+    }
+    // Where the time goes: each part of the answer alone, on the heavy creator.
+    for (part, selection) in PARTS {
+        // A fragment that is not used is a validation error.
+        let fragment = if selection.contains("...B") {
+            FRAGMENT
+        } else {
+            ""
+        };
+        let body = serde_json::json!({
+            "query": format!("query {{ creatorAnalytics(window: LAST_28_DAYS) {{ {selection} }} }} {fragment}")
+        });
+        let label = format!("heavy, {part} only");
+        runs.push(("part", measure(args, &label, &token(id(0xc1, 0))?, body)?));
     }
     drop(server);
     let median_p99 = |name: &str| {

@@ -93,6 +93,10 @@ pub struct Args {
     /// Views of the heavy analytics creator (the light one has a hundredth).
     #[arg(long, default_value_t = 5_000_000)]
     pub analytics_views: i64,
+    /// Measure on the database a previous `--analytics` run seeded (same sizes) instead of
+    /// seeding it again (which takes minutes).
+    #[arg(long)]
+    pub analytics_reuse: bool,
     /// Run the recordView benchmark instead (see [`crate::views`]; PostgreSQL).
     #[arg(long)]
     pub views: bool,

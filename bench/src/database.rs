@@ -22,6 +22,22 @@ pub async fn open(
     Ok((url, db))
 }
 
+/// The database a previous run of `tag` prepared, as it is (PostgreSQL), migrated.
+pub async fn reopen(
+    args: &Args,
+    tag: &str,
+    pool: u32,
+) -> anyhow::Result<(String, DatabaseConnection)> {
+    let (root, _) = args
+        .pg_url
+        .rsplit_once('/')
+        .context("PostgreSQL URL needs a path")?;
+    let url = format!("{root}/tally_bench_{}", tag.replace('-', "_"));
+    let db = db::connect(&url, pool).await?;
+    Migrator::up(&db, None).await?;
+    Ok((url, db))
+}
+
 async fn prepare(args: &Args, tag: &str) -> anyhow::Result<String> {
     match args.backend {
         Backend::Postgres => {
