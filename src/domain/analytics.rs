@@ -8,42 +8,46 @@
 //! marks the folded ones, in the job's transaction).
 //!
 //! A video's view count is the sum of its rows in `video_view_counters`, spread over
-//! [`SHARDS`] rows per video with the shard picked at random per view, so that concurrent
-//! views of one hot video add to different rows instead of queueing on one row lock. The
-//! event row and the counter's delta are written in one transaction: a view that was
-//! acknowledged is counted, once.
-use std::collections::HashMap;
+//! [`SHARDS`] rows per video with the shard picked at random per batch of views, so that
+//! concurrent writers on one hot video add to different rows instead of queueing on one row
+//! lock. A view is checked by one read ([`prepare_view`]) and stored with others by
+//! [`store_views`] (the API's batches come from [`super::view_writer`]): the event rows and
+//! the counters' deltas are written in one transaction, and a view is acknowledged only after
+//! it has committed — counted, once.
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, Utc};
-use entity::{
-    user, video_view, video_view_counter as counter, AgeBracket, DeviceClass, FollowState,
-};
+use entity::{video_view, video_view_counter as counter, AgeBracket, DeviceClass};
 use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
     ActiveEnum,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use uuid::Uuid;
 
 use super::{
     rollups::At,
     sketch::{self, SketchBuffer},
-    social::find_follow,
-    videos::visible_videos,
-    viewer_account,
+    videos::{view_target, ViewerFacts},
     visible::{VideoId, Visible},
 };
 use crate::{
-    db,
+    db::{self, Sql},
     error::{AppError, AppResult},
+    frag,
 };
 
 /// The longest watch time a view may report: one hour, in milliseconds.
 pub const MAX_WATCH_MS: i32 = 3_600_000;
 
-/// Counter rows per video. Each view adds to one picked at random: with 64 clients on one
-/// video, about two share a row at a time instead of all 64.
+/// Counter rows per video. Each batch of views adds a video's views to one picked at random:
+/// writers on one hot video (instances, the single views of [`record_view`]) mostly update
+/// different rows instead of queueing on one.
 pub const SHARDS: u16 = 32;
 
 /// What a view stores about its viewer when signed in.
@@ -56,12 +60,71 @@ pub struct Audience {
     pub follows_creator: bool,
 }
 
+/// A view that passed Rule V, ready to be stored: what its event row, its counter delta
+/// and its sketch entry need.
+#[derive(Debug, Clone)]
+pub struct PreparedView {
+    video_id: Uuid,
+    creator: Uuid,
+    hour: i64,
+    watch_ms: i32,
+    completed: bool,
+    /// The signed-in viewer and what its view stores about it.
+    viewer: Option<(Uuid, Audience)>,
+}
+
+/// Checks a view of `video_id` by `viewer` (anonymous: `None`) for `watch_ms` on a
+/// `device` at `now` and reads what storing it needs, in one statement.
+/// `BAD_USER_INPUT` on `watchMs` outside 0..=[`MAX_WATCH_MS`]; `NOT_FOUND` when the
+/// viewer cannot see the video (Rule V) or it does not exist.
+pub async fn prepare_view(
+    db: &impl ConnectionTrait,
+    viewer: Option<Uuid>,
+    video_id: Uuid,
+    watch_ms: i32,
+    device: DeviceClass,
+    now: DateTime<Utc>,
+) -> AppResult<PreparedView> {
+    if !(0..=MAX_WATCH_MS).contains(&watch_ms) {
+        return Err(AppError::bad_input(
+            "watchMs",
+            "watchMs must be 0–3,600,000 (milliseconds, at most an hour)",
+        ));
+    }
+    let target = view_target(db, viewer, video_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let year = chrono::Datelike::year(&now);
+    let audience = match (viewer, target.viewer) {
+        (Some(me), Some(facts)) => Some((me, audience_of(&facts, year, device))),
+        _ => None,
+    };
+    Ok(PreparedView {
+        video_id,
+        creator: target.author_id,
+        hour: hour_of(now),
+        watch_ms,
+        completed: target.duration_ms.is_some_and(|d| watch_ms >= d),
+        viewer: audience,
+    })
+}
+
+impl PreparedView {
+    /// Once the view has committed, adds a signed-in viewer to the creator's viewer
+    /// sketches of the day in `sketches` (the fold job stores them).
+    pub fn add_to(&self, sketches: &SketchBuffer) {
+        if let Some((me, audience)) = &self.viewer {
+            sketches.add(self.creator, At::of(self.hour).day, *me, audience.buckets());
+        }
+    }
+}
+
 /// Records that `viewer` (anonymous: `None`) watched `video_id` for `watch_ms` on a
-/// `device`, at `now`. `BAD_USER_INPUT` on `watchMs` outside 0..=[`MAX_WATCH_MS`];
-/// `NOT_FOUND` when the viewer cannot see the video (Rule V) or it does not exist — and
-/// then nothing is stored. The event row and the counter's delta are one transaction;
-/// once it has committed, a signed-in viewer joins the creator's viewer sketches of the
-/// day in `sketches` (the fold job stores them).
+/// `device`, at `now`, on its own (the API batches views through
+/// [`super::view_writer::ViewWriter`]). Errors as [`prepare_view`]; a video deleted
+/// since the check is `NOT_FOUND` — and then nothing is stored. The event row and the
+/// counter's delta are one transaction; once it has committed, a signed-in viewer joins
+/// the creator's viewer sketches of the day in `sketches`.
 pub async fn record_view(
     db: &DatabaseConnection,
     sketches: &SketchBuffer,
@@ -71,58 +134,88 @@ pub async fn record_view(
     device: DeviceClass,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    if !(0..=MAX_WATCH_MS).contains(&watch_ms) {
-        return Err(AppError::bad_input(
-            "watchMs",
-            "watchMs must be 0–3,600,000 (milliseconds, at most an hour)",
-        ));
+    let view = prepare_view(db, viewer, video_id, watch_ms, device, now).await?;
+    let stored = store_views(db, Arc::from(vec![view.clone()]))
+        .await
+        .map_err(super::view_writer::not_found_if_gone)?;
+    if !stored.first().copied().unwrap_or(false) {
+        return Err(AppError::NotFound);
     }
-    let hour = hour_of(now);
-    let year = chrono::Datelike::year(&now);
-    let seen = db::transaction(db, move |txn| {
+    view.add_to(sketches);
+    Ok(())
+}
+
+/// Stores `views` in one transaction: their event rows in one statement, the counters'
+/// deltas summed per video into one shard (picked at random per video and batch) in
+/// another. Whether each view was stored: not when its video has been deleted since it was
+/// checked. The videos' rows are locked first (`FOR KEY SHARE` on PostgreSQL, which a
+/// deletion's `FOR UPDATE` waits for, and which waits for a deletion in progress): a
+/// deletion that committed before finds these views not stored, one that comes later waits
+/// for this commit and then removes them with the video. A failure stores none of them.
+pub async fn store_views(
+    db: &DatabaseConnection,
+    views: Arc<[PreparedView]>,
+) -> AppResult<Vec<bool>> {
+    db::transaction(db, move |txn| {
+        let views = views.clone();
         Box::pin(async move {
-            let video = visible_videos(txn, viewer, &[video_id])
-                .await?
-                .pop()
-                .ok_or(AppError::NotFound)?;
-            let creator = video.video.author_id;
-            let audience = match viewer {
-                Some(me) => {
-                    let account = viewer_account(txn, me).await?;
-                    let follows =
-                        find_follow(txn, me, creator).await? == Some(FollowState::Approved);
-                    Some(audience_of(&account, year, device, follows))
-                }
-                None => None,
-            };
-            let row = event(video_id, creator, hour, watch_ms, audience.clone());
-            // The video's row is referenced first, by the event: a deletion that committed
-            // since the check fails it here (and the transaction stores nothing), one that
-            // comes later waits for this commit and then removes the view with the video.
-            match video_view::Entity::insert(row)
-                .exec_without_returning(txn)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => {
-                    let e = AppError::from(e);
-                    return Err(if db::is_foreign_key_violation(&e) {
-                        AppError::NotFound
-                    } else {
-                        e
-                    });
-                }
+            let mut ids: Vec<Uuid> = views.iter().map(|v| v.video_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let present = lock_videos(txn, &ids).await?;
+            let stored: Vec<bool> = views
+                .iter()
+                .map(|v| present.contains(&v.video_id))
+                .collect();
+            let rows: Vec<video_view::ActiveModel> = views
+                .iter()
+                .zip(&stored)
+                .filter(|(_, s)| **s)
+                .map(|(v, _)| event(v))
+                .collect();
+            if rows.is_empty() {
+                return Ok(stored);
             }
-            let completed = video.video.duration_ms.is_some_and(|d| watch_ms >= d);
-            add_view(txn, video_id, watch_ms, completed).await?;
-            Ok(audience.map(|a| (creator, a)))
+            video_view::Entity::insert_many(rows)
+                .exec_without_returning(txn)
+                .await?;
+            let mut deltas: BTreeMap<Uuid, (i64, i64, i64)> = BTreeMap::new();
+            for v in views
+                .iter()
+                .zip(&stored)
+                .filter(|(_, s)| **s)
+                .map(|(v, _)| v)
+            {
+                let d = deltas.entry(v.video_id).or_default();
+                d.0 += 1;
+                d.1 += i64::from(v.watch_ms);
+                d.2 += i64::from(v.completed);
+            }
+            add_views(txn, &deltas).await?;
+            Ok(stored)
         })
     })
-    .await?;
-    if let (Some(me), Some((creator, audience))) = (viewer, seen) {
-        sketches.add(creator, At::of(hour).day, me, audience.buckets());
+    .await
+}
+
+/// Locks the rows of videos `ids` (sorted) against deletion until commit (PostgreSQL;
+/// SQLite's transactions hold the whole database) and returns those that exist.
+async fn lock_videos(txn: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<HashSet<Uuid>> {
+    let mut q = Sql::default();
+    let binds = q.bind_list(ids);
+    q.append(frag![
+        "SELECT id FROM videos WHERE id IN (",
+        binds,
+        ") ORDER BY id"
+    ]);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        q.append(" FOR KEY SHARE");
     }
-    Ok(())
+    q.all(txn)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<Uuid>("", "id")?))
+        .collect()
 }
 
 impl Audience {
@@ -138,22 +231,15 @@ impl Audience {
 }
 
 /// The event row of one view: only the audience's aggregate attributes, a random ID.
-fn event(
-    video_id: Uuid,
-    creator: Uuid,
-    hour: i64,
-    watch_ms: i32,
-    audience: Option<Audience>,
-) -> video_view::ActiveModel {
-    let signed_in = audience.is_some();
-    let a = audience.as_ref();
+fn event(view: &PreparedView) -> video_view::ActiveModel {
+    let a = view.viewer.as_ref().map(|(_, a)| a);
     video_view::ActiveModel {
         id: Set(Uuid::new_v4()),
-        video_id: Set(video_id),
-        creator_id: Set(creator),
-        hour: Set(hour),
-        watch_ms: Set(watch_ms),
-        signed_in: Set(signed_in),
+        video_id: Set(view.video_id),
+        creator_id: Set(view.creator),
+        hour: Set(view.hour),
+        watch_ms: Set(view.watch_ms),
+        signed_in: Set(a.is_some()),
         follows_creator: Set(a.is_some_and(|a| a.follows_creator)),
         age_bracket: Set(a.map(|a| a.age_bracket)),
         region: Set(a.map(|a| a.region.clone())),
@@ -163,23 +249,23 @@ fn event(
     }
 }
 
-/// Adds one view of `watch_ms` (which watched the whole video when `completed`) to a random
-/// shard of `video`'s counters.
-async fn add_view(
+/// Adds each video's (views, watch ms, completed views) delta to one random shard of its
+/// counters, in one statement (videos in order).
+async fn add_views(
     txn: &impl ConnectionTrait,
-    video: Uuid,
-    watch_ms: i32,
-    completed: bool,
+    deltas: &BTreeMap<Uuid, (i64, i64, i64)>,
 ) -> AppResult<()> {
-    // A cast of a value below SHARDS (32): it cannot truncate.
-    let shard = (rand::random::<u16>() % SHARDS) as i16;
-    let row = counter::ActiveModel {
-        video_id: Set(video),
-        shard: Set(shard),
-        views: Set(1),
-        watch_ms: Set(i64::from(watch_ms)),
-        completed: Set(i64::from(completed)),
-    };
+    let rows = deltas.iter().map(|(video, (views, watch_ms, completed))| {
+        // A cast of a value below SHARDS (32): it cannot truncate.
+        let shard = (rand::random::<u16>() % SHARDS) as i16;
+        counter::ActiveModel {
+            video_id: Set(*video),
+            shard: Set(shard),
+            views: Set(*views),
+            watch_ms: Set(*watch_ms),
+            completed: Set(*completed),
+        }
+    });
     let mut on = OnConflict::columns([counter::Column::VideoId, counter::Column::Shard]);
     for c in [
         counter::Column::Views,
@@ -191,7 +277,7 @@ async fn add_view(
             Expr::col((counter::Entity, c)).add(Expr::col((Alias::new("excluded"), c))),
         );
     }
-    counter::Entity::insert(row)
+    counter::Entity::insert_many(rows)
         .on_conflict(on)
         .exec_without_returning(txn)
         .await?;
@@ -228,13 +314,13 @@ pub fn hour_of(now: DateTime<Utc>) -> i64 {
 }
 
 /// What a view stores about a signed-in viewer, as of `year`.
-fn audience_of(account: &user::Model, year: i32, device: DeviceClass, follows: bool) -> Audience {
+fn audience_of(account: &ViewerFacts, year: i32, device: DeviceClass) -> Audience {
     Audience {
         age_bracket: age_bracket(account.birth_year, year),
         region: region(account.region.as_deref()),
         language: language(account.language.as_deref()),
         device,
-        follows_creator: follows,
+        follows_creator: account.follows_author,
     }
 }
 

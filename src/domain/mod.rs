@@ -16,6 +16,7 @@ pub mod sketch;
 pub mod social;
 pub mod trends;
 pub mod videos;
+pub mod view_writer;
 pub mod visible;
 
 use std::collections::HashMap;

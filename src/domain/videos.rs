@@ -227,6 +227,88 @@ pub async fn visible_videos(
         .collect()
 }
 
+/// What recording a view of a video needs, read by [`view_target`].
+#[derive(Debug, Clone)]
+pub struct ViewTarget {
+    pub author_id: Uuid,
+    pub duration_ms: Option<i32>,
+    /// What a view stores about the signed-in viewer's account.
+    pub viewer: Option<ViewerFacts>,
+}
+
+/// The attributes of a signed-in viewer's account that its views store (as aggregates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerFacts {
+    pub birth_year: Option<i32>,
+    pub region: Option<String>,
+    pub language: Option<String>,
+    /// Whether the viewer follows the video's author (an approved follow).
+    pub follows_author: bool,
+}
+
+/// The video `id` if `viewer` can see it (Rule V), with what a view of it stores: the
+/// author, the duration and, for a signed-in viewer, its account and whether it follows
+/// the author — one statement. `None` when the video is not visible or does not exist;
+/// an account that no longer exists is [`hold::gone`](super::hold::gone).
+pub async fn view_target(
+    db: &impl ConnectionTrait,
+    viewer: Option<Uuid>,
+    id: Uuid,
+) -> AppResult<Option<ViewTarget>> {
+    let mut q = Sql::default();
+    let v = viewer.map(|me| q.bind(me));
+    let visible = policy::video_visible(
+        v,
+        &v_col(video::Column::AuthorId),
+        &Ident::at("a", user::Column::Visibility),
+    );
+    match v {
+        None => q.append(frag![
+            "SELECT v.author_id, v.duration_ms FROM videos v JOIN users a ON a.id = v.author_id WHERE ",
+            visible
+        ]),
+        Some(me) => q.append(frag![
+            "SELECT v.author_id, v.duration_ms, me.id AS me_id, me.birth_year, me.region, me.language, ",
+            "CASE WHEN EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ",
+            me,
+            " AND f.followee_id = v.author_id AND f.state = ",
+            db::lit(entity::FollowState::Approved),
+            ") THEN 1 ELSE 0 END AS follows_author",
+            " FROM videos v JOIN users a ON a.id = v.author_id LEFT JOIN users me ON me.id = ",
+            me,
+            " WHERE ",
+            visible
+        ]),
+    };
+    let id = q.bind(id);
+    q.append(frag![" AND v.id = ", id]);
+    let Some(row) = q.one(db).await? else {
+        return Ok(None);
+    };
+    let author_id: Uuid = row.try_get("", "author_id")?;
+    let duration_ms: Option<i32> = row.try_get("", "duration_ms")?;
+    let viewer = match viewer {
+        None => None,
+        Some(_) => {
+            if row.try_get::<Option<Uuid>>("", "me_id")?.is_none() {
+                return Err(super::hold::gone());
+            }
+            let follows: i32 = row.try_get("", "follows_author")?;
+            Some(ViewerFacts {
+                birth_year: row.try_get("", "birth_year")?,
+                region: row.try_get("", "region")?,
+                language: row.try_get("", "language")?,
+                follows_author: follows != 0,
+            })
+        }
+    };
+    Ok(Some(ViewTarget {
+        author_id,
+        duration_ms,
+        viewer,
+    }))
+}
+
 /// The video `id` with its counters, whoever the viewer: only for a caller that has just
 /// established Rule V itself, in the same transaction (a like answering with its video).
 pub async fn counted_video(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<CountedVideo>> {

@@ -7,7 +7,7 @@ use entity::DeviceClass;
 
 use super::{
     connection::int,
-    context::{clock, db, ids, loaders, viewer},
+    context::{clock, ids, loaders, viewer},
     creator_analytics::{stats_of, VideoStats},
     loaders::{gql, RequestLoader},
     nodes::Video,
@@ -15,7 +15,7 @@ use super::{
 use crate::{
     domain::{
         self,
-        sketch::SketchBuffer,
+        view_writer::ViewWriter,
         visible::{VideoId, Visible},
     },
     ids::Kind,
@@ -87,16 +87,15 @@ impl AnalyticsMutation {
     async fn record_view(&self, ctx: &Context<'_>, video_id: ID, watch_ms: i32) -> Result<bool> {
         ratelimit::check(ctx, Limit::Views)?;
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
-        domain::analytics::record_view(
-            db(ctx)?,
-            ctx.data::<Arc<SketchBuffer>>()?,
-            viewer(ctx).id(),
-            id,
-            watch_ms,
-            device(ctx),
-            clock(ctx).now(),
-        )
-        .await?;
+        ctx.data::<Arc<ViewWriter>>()?
+            .record(
+                viewer(ctx).id(),
+                id,
+                watch_ms,
+                device(ctx),
+                clock(ctx).now(),
+            )
+            .await?;
         Ok(true)
     }
 }

@@ -85,10 +85,13 @@ pub fn build_schema(
     builder
         .extension(nulls::NullPropagation)
         .extension(identity::UnlinkedIdentityGuard)
-        .data(db)
         .data(tokens)
         .data(ids)
         .data(cursors)
+        .data(std::sync::Arc::new(
+            crate::domain::view_writer::ViewWriter::new(db.clone(), sketches.clone()),
+        ))
+        .data(db)
         .data(sketches)
         .finish()
 }

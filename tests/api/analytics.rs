@@ -672,3 +672,109 @@ async fn concurrent_views_released_together_are_all_counted_exactly_once() {
     let h = Harness::with_db(db);
     assert_eq!(view_count(&h, None, video).await, n);
 }
+
+/// Group commit across a deletion: 64 clients released together record views of two videos
+/// through the batching writer while the author deletes one of them. Every acknowledged
+/// view of the kept video is counted once (event rows and counters), the deleted video
+/// leaves nothing behind, a view of it is either acknowledged or `NOT_FOUND`, and the
+/// rollups and counters show no drift once everything is folded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batched_views_racing_a_video_deletion_are_counted_once_or_not_at_all() {
+    use tally::{
+        domain::{counters, fold, rollups, videos::delete_video, view_writer::ViewWriter},
+        error::AppError,
+    };
+    const CLIENTS: usize = 64;
+    const EACH: usize = 6;
+    let db = fresh_db_with_pool(32).await;
+    let author = insert_account(&db, "hot", Visibility::Public, LikesVisibility::Everyone).await;
+    let mut viewers = Vec::new();
+    for i in 0..CLIENTS / 2 {
+        let lv = LikesVisibility::Everyone;
+        viewers.push(Some(
+            insert_account(&db, &format!("v{i}"), Visibility::Public, lv).await,
+        ));
+    }
+    viewers.resize(CLIENTS, None);
+    let doomed = video_by(&db, author).await;
+    let kept = video_by(&db, author).await;
+    let sketches = crate::helpers::sketch_buffer();
+    // Folded views of the doomed video: its deletion must take them out of the rollups.
+    for viewer in [None, viewers[0]] {
+        record_view(
+            &db,
+            &sketches,
+            viewer,
+            doomed,
+            30_000,
+            DeviceClass::Ios,
+            Utc::now(),
+        )
+        .await
+        .expect("view");
+    }
+    fold::fold_views(&db, 1_000).await.expect("fold");
+    let writer = Arc::new(ViewWriter::new(db.clone(), sketches.clone()));
+    let barrier = Arc::new(Barrier::new(CLIENTS + 1));
+    let tasks: Vec<_> = viewers
+        .into_iter()
+        .enumerate()
+        .map(|(i, viewer)| {
+            let (writer, barrier) = (writer.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let (mut kept_acked, mut doomed_acked) = (0i64, 0i64);
+                for round in 0..EACH {
+                    let video = if (i + round) % 2 == 0 { doomed } else { kept };
+                    let watch = i32::try_from(i * 1_000 + round).expect("small");
+                    match writer
+                        .record(viewer, video, watch, DeviceClass::Web, Utc::now())
+                        .await
+                    {
+                        Ok(()) if video == kept => kept_acked += 1,
+                        Ok(()) => doomed_acked += 1,
+                        Err(AppError::NotFound) if video == doomed => {}
+                        Err(e) => return Err(e.message()),
+                    }
+                }
+                Ok::<_, String>((kept_acked, doomed_acked))
+            })
+        })
+        .collect();
+    let deleter = {
+        let (db, barrier) = (db.clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            delete_video(&db, author, doomed, now_us()).await
+        })
+    };
+    let (mut kept_acked, mut doomed_acked) = (0, 0);
+    for t in futures_util::future::join_all(tasks).await {
+        let (k, d) = t
+            .expect("task")
+            .expect("a view is acknowledged or NOT_FOUND");
+        kept_acked += k;
+        doomed_acked += d;
+    }
+    deleter
+        .await
+        .expect("deleter")
+        .map_err(|e| e.message())
+        .expect("deleted");
+    assert_eq!(
+        kept_acked,
+        i64::try_from(CLIENTS * EACH / 2).expect("small"),
+        "every view of the kept video is acknowledged"
+    );
+    assert_eq!(stored(&db, kept).await, (kept_acked, kept_acked));
+    assert_eq!(
+        stored(&db, doomed).await,
+        (0, 0),
+        "{doomed_acked} acknowledged before"
+    );
+    fold::fold_views(&db, 100_000).await.expect("fold");
+    assert_eq!(counters::drift(&db).await.expect("drift").len(), 0);
+    let drift = rollups::drift(&db, true).await.expect("rollup drift");
+    assert!(drift.is_empty(), "rollup drift: {drift:?}");
+}
