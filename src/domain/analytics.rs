@@ -11,7 +11,7 @@
 //! [`SHARDS`] rows per video with the shard picked at random per batch of views, so that
 //! concurrent writers on one hot video add to different rows instead of queueing on one row
 //! lock. A view is checked by one read ([`prepare_view`]) and stored with others by
-//! [`store_views`] (the API's batches come from [`super::view_writer`]): the event rows and
+//! [`store_views`] (the API's batches come from `view_writer`): the event rows and
 //! the counters' deltas are written in one transaction, and a view is acknowledged only after
 //! it has committed — counted, once.
 use std::{
@@ -121,7 +121,7 @@ impl PreparedView {
 
 /// Records that `viewer` (anonymous: `None`) watched `video_id` for `watch_ms` on a
 /// `device`, at `now`, on its own (the API batches views through
-/// [`super::view_writer::ViewWriter`]). Errors as [`prepare_view`]; a video deleted
+/// the view writer, `view_writer::ViewWriter`). Errors as [`prepare_view`]; a video deleted
 /// since the check is `NOT_FOUND` — and then nothing is stored. The event row and the
 /// counter's delta are one transaction; once it has committed, a signed-in viewer joins
 /// the creator's viewer sketches of the day in `sketches`.
@@ -137,12 +137,21 @@ pub async fn record_view(
     let view = prepare_view(db, viewer, video_id, watch_ms, device, now).await?;
     let stored = store_views(db, Arc::from(vec![view.clone()]))
         .await
-        .map_err(super::view_writer::not_found_if_gone)?;
+        .map_err(not_found_if_gone)?;
     if !stored.first().copied().unwrap_or(false) {
         return Err(AppError::NotFound);
     }
     view.add_to(sketches);
     Ok(())
+}
+
+/// A view's video or creator gone since the check (a foreign key failed): `NOT_FOUND`.
+pub(super) fn not_found_if_gone(e: AppError) -> AppError {
+    if db::is_foreign_key_violation(&e) {
+        AppError::NotFound
+    } else {
+        e
+    }
 }
 
 /// Stores `views` in one transaction: their event rows in one statement, the counters'

@@ -25,10 +25,7 @@ use super::{
     analytics::{self, PreparedView},
     sketch::SketchBuffer,
 };
-use crate::{
-    db,
-    error::{AppError, AppResult},
-};
+use crate::error::{AppError, AppResult};
 
 /// How long the writer waits for more views after the first of a batch.
 pub const WINDOW: Duration = Duration::from_millis(2);
@@ -151,7 +148,7 @@ async fn write(db: &DatabaseConnection, sketches: &SketchBuffer, batch: Vec<Job>
         }
         Err(e) if batch.len() == 1 => {
             if let Some(job) = batch.into_iter().next() {
-                answer(sketches, job, Err(not_found_if_gone(e)));
+                answer(sketches, job, Err(analytics::not_found_if_gone(e)));
             }
         }
         Err(e) => {
@@ -160,19 +157,10 @@ async fn write(db: &DatabaseConnection, sketches: &SketchBuffer, batch: Vec<Job>
                 let alone = analytics::store_views(db, Arc::from(vec![job.view.clone()])).await;
                 let outcome = alone
                     .map(|s| s.first().copied().unwrap_or(false))
-                    .map_err(not_found_if_gone);
+                    .map_err(analytics::not_found_if_gone);
                 answer(sketches, job, outcome);
             }
         }
-    }
-}
-
-/// A view's video or creator gone since the check (a foreign key failed): `NOT_FOUND`.
-pub(super) fn not_found_if_gone(e: AppError) -> AppError {
-    if db::is_foreign_key_violation(&e) {
-        AppError::NotFound
-    } else {
-        e
     }
 }
 
