@@ -97,7 +97,6 @@ async fn video(db: &DatabaseConnection, author: Uuid, tags: &[&str], at: i64) ->
 /// video day and, signed in, its viewer's sketches).
 async fn folded_view(
     db: &DatabaseConnection,
-    _creator: Uuid,
     video: Uuid,
     viewer: Option<Uuid>,
     at: &str,
@@ -238,7 +237,6 @@ async fn totals_daily_and_peak_hours_cover_the_window_with_zeros_under_a_fixed_c
         .expect("follow");
     folded_view(
         db,
-        maker,
         v1,
         Some(b),
         "2026-06-13T00:30:00Z",
@@ -256,7 +254,6 @@ async fn totals_daily_and_peak_hours_cover_the_window_with_zeros_under_a_fixed_c
     // Friday the 19th, the last day; an anonymous view.
     folded_view(
         db,
-        maker,
         v2,
         None,
         "2026-06-19T23:59:00Z",
@@ -270,7 +267,6 @@ async fn totals_daily_and_peak_hours_cover_the_window_with_zeros_under_a_fixed_c
         .expect("like");
     folded_view(
         db,
-        maker,
         v2,
         None,
         "2026-06-20T02:00:00Z",
@@ -493,7 +489,7 @@ async fn one_account_that_views_500_times_or_likes_50_videos_counts_once() {
         };
         let day = 10 + i % 9;
         let at = format!("2026-06-{day}T08:00:00Z");
-        folded_view(db, maker, videos[i % 50], Some(keen), &at, 1_000, device).await;
+        folded_view(db, videos[i % 50], Some(keen), &at, 1_000, device).await;
     }
     let d = ok(
         &h,
@@ -816,7 +812,6 @@ async fn no_analytics_field_carries_an_account_id_handle_or_name_but_the_creator
             .expect("like");
         folded_view(
             db,
-            maker,
             v,
             Some(f),
             "2026-06-13T00:00:00Z",
