@@ -12,6 +12,7 @@ mod m20261210_070000_video_views;
 mod m20261211_080000_rollups;
 mod m20261212_090000_liker_rollup;
 mod m20261212_093000_view_completions;
+mod m20261213_100000_analytics_windows;
 
 /// The unique index of `users.external_subject`.
 pub use m20261130_004543_add_external_subject::INDEX as EXTERNAL_SUBJECT_INDEX;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_080000_rollups::Migration),
             Box::new(m20261212_090000_liker_rollup::Migration),
             Box::new(m20261212_093000_view_completions::Migration),
+            Box::new(m20261213_100000_analytics_windows::Migration),
         ]
     }
 }

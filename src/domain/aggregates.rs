@@ -120,7 +120,9 @@ pub fn fold(counts: &BTreeMap<String, i64>, min: i64) -> Vec<(String, i64)> {
 }
 
 /// A dimension of a breakdown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Dimension {
     Age,
     Region,

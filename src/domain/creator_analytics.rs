@@ -6,16 +6,19 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use entity::{demographics, AccountType, AgeBracket};
-use sea_orm::{ActiveEnum, ConnectionTrait};
+use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
     aggregates::{self, apportion, breakdown, hours_of, Breakdown, Dimension},
     analytics::age_bracket,
+    liker_rollup,
     rollups::{self, Population},
     sketch::{self, Sketch},
-    videos::hashtags,
+    videos::hashtags_of,
     viewer_account,
+    window_cache::{self, Key, Part, Stored},
 };
 use crate::{
     config::Thresholds,
@@ -63,10 +66,24 @@ impl Window {
         let (from, to) = aggregates::window(now_us, days);
         Window { from, to }
     }
+
+    /// The cache key of `creator`'s figures over the window.
+    pub fn of(self, creator: Creator) -> Key {
+        Key {
+            creator: creator.0,
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
+/// The window parts stored for `creator` over `w` ([`window_cache`]), read once per answer.
+pub async fn stored(db: &impl ConnectionTrait, creator: Creator, w: Window) -> AppResult<Stored> {
+    Stored::load(db, w.of(creator)).await
 }
 
 /// The figures of `creator_hours` over some hours.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
     pub views: i64,
     pub watch_ms: i64,
@@ -91,15 +108,30 @@ impl Figures {
 
 /// The window's figures: in total, per day (every day of the window, zeros included) and
 /// per hour of the week (168, Monday 00:00 UTC first).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Series {
     pub totals: Figures,
     pub daily: Vec<(i32, Figures)>,
     pub peak_hours: Vec<Figures>,
 }
 
+/// The creator's [`Series`] over `w`: `stored`, else computed and kept.
+pub async fn series(
+    db: &DatabaseConnection,
+    stored: &Stored,
+    creator: Creator,
+    w: Window,
+) -> AppResult<Series> {
+    match stored.get(Part::Series) {
+        Some(s) => Ok(s),
+        None => {
+            window_cache::compute(db, w.of(creator), Part::Series, series_of(db, creator, w)).await
+        }
+    }
+}
+
 /// The creator's [`Series`] over `w`: one range scan of `creator_hours`, summed over shards.
-pub async fn series(db: &impl ConnectionTrait, creator: Creator, w: Window) -> AppResult<Series> {
+async fn series_of(db: &impl ConnectionTrait, creator: Creator, w: Window) -> AppResult<Series> {
     let (first, last) = hours_of(w.from, w.to);
     let mut q = Sql::default();
     let (c, a, b) = (q.bind(creator.0), q.bind(first), q.bind(last));
@@ -237,17 +269,52 @@ pub fn population_breakdown(p: &Population, year: i32, t: Thresholds) -> Breakdo
     breakdown(p.accounts, dimensions_of(p, year), t)
 }
 
-/// The breakdown of the distinct signed-in viewers of the window: each (dimension, key)'s
-/// sketches merged over the window's days (one range scan of `viewer_sketches`), the
-/// population the estimate of the union of the age dimension (every signed-in view adds its
-/// viewer to one bucket of each dimension, so any dimension's union is every viewer), and
-/// each dimension's estimates apportioned to sum to it.
+/// The distinct signed-in viewers of a window: the population and each dimension's
+/// bucket counts (summing to it), before the thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerCounts {
+    pub population: i64,
+    pub buckets: Vec<(Dimension, String, i64)>,
+}
+
+/// The breakdown of the distinct signed-in viewers of the window under the thresholds,
+/// from the [`ViewerCounts`] `stored`, else computed and kept.
 pub async fn viewers(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
+    stored: &Stored,
     creator: Creator,
     w: Window,
     t: Thresholds,
 ) -> AppResult<Breakdown> {
+    let counts: ViewerCounts = match stored.get(Part::Viewers) {
+        Some(c) => c,
+        None => {
+            window_cache::compute(
+                db,
+                w.of(creator),
+                Part::Viewers,
+                viewer_counts(db, creator, w),
+            )
+            .await?
+        }
+    };
+    let mut dimensions: BTreeMap<Dimension, BTreeMap<String, i64>> = BTreeMap::new();
+    for (d, key, n) in counts.buckets {
+        dimensions.entry(d).or_default().insert(key, n);
+    }
+    Ok(breakdown(counts.population, dimensions, t))
+}
+
+/// The [`ViewerCounts`] of the window: each (dimension, key)'s sketches merged over the
+/// window's days (one range scan of `viewer_sketches`), the population the estimate of the
+/// union of the age dimension (every signed-in view adds its viewer to one bucket of each
+/// dimension, so any dimension's union is every viewer), and each dimension's estimates
+/// apportioned to sum to it.
+async fn viewer_counts(
+    db: &impl ConnectionTrait,
+    creator: Creator,
+    w: Window,
+) -> AppResult<ViewerCounts> {
     let mut q = Sql::default();
     let (c, a, b) = (q.bind(creator.0), q.bind(w.from), q.bind(w.to));
     q.append(frag![
@@ -295,11 +362,74 @@ pub async fn viewers(
         let e = i64::try_from(s.estimate()).unwrap_or(i64::MAX);
         estimates.entry(*d).or_default().insert(key.clone(), e);
     }
-    let dimensions = estimates
-        .into_iter()
-        .map(|(d, e)| (d, apportion(&e, population)))
-        .collect();
-    Ok(breakdown(population, dimensions, t))
+    let mut buckets = Vec::new();
+    for (d, e) in estimates {
+        for (key, n) in apportion(&e, population) {
+            buckets.push((d, key, n));
+        }
+    }
+    Ok(ViewerCounts {
+        population,
+        buckets,
+    })
+}
+
+/// The creator's likers over the window ([`liker_rollup::likers`]): `stored`, else
+/// computed (the rollup's days closed first, which is a rollup write of its own) and kept.
+pub async fn likers(
+    db: &DatabaseConnection,
+    stored: &Stored,
+    creator: Creator,
+    w: Window,
+) -> AppResult<Population> {
+    if let Some(p) = stored.get::<StoredPopulation>(Part::Likers) {
+        return Ok(p.into());
+    }
+    liker_rollup::close_through(db, creator.0, w.to).await?;
+    let p = window_cache::compute(db, w.of(creator), Part::Likers, async {
+        Ok(StoredPopulation::from(
+            &liker_rollup::likers(db, creator.0, w.from, w.to).await?,
+        ))
+    })
+    .await?;
+    Ok(p.into())
+}
+
+/// A [`Population`] as the cache keeps it: its dimension names as text.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredPopulation {
+    accounts: i64,
+    buckets: Vec<(String, String, i64)>,
+}
+
+impl From<&Population> for StoredPopulation {
+    fn from(p: &Population) -> Self {
+        let mut buckets = Vec::new();
+        for (d, keys) in &p.buckets {
+            for (key, n) in keys {
+                buckets.push(((*d).to_owned(), key.clone(), *n));
+            }
+        }
+        StoredPopulation {
+            accounts: p.accounts,
+            buckets,
+        }
+    }
+}
+
+impl From<StoredPopulation> for Population {
+    fn from(s: StoredPopulation) -> Self {
+        let mut out = Population {
+            accounts: s.accounts,
+            ..Population::default()
+        };
+        for (d, key, n) in s.buckets {
+            if let Some(d) = liker_rollup::dimension(&d) {
+                out.buckets.entry(d).or_default().insert(key, n);
+            }
+        }
+        out
+    }
 }
 
 /// One of the creator's current videos with its figures over a window (from `video_days`).
@@ -322,43 +452,80 @@ impl VideoInWindow {
     }
 }
 
-/// Every current video of the creator with its window's figures: one statement (the videos
-/// by author, each one's `video_days` range in the window).
+/// One video's sums over a window, as [`window_cache`] keeps them: (video, views, watch
+/// ms, likes, unlikes).
+type VideoSums = (Uuid, i64, i64, i64, i64);
+
+/// Every current video of the creator with its window's figures: the videos by author,
+/// each with its sums `stored` for the window (else computed and kept).
 pub async fn videos_in_window(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
+    stored: &Stored,
     creator: Creator,
     w: Window,
 ) -> AppResult<Vec<VideoInWindow>> {
+    let sums: Vec<VideoSums> = match stored.get(Part::Videos) {
+        Some(s) => s,
+        None => {
+            window_cache::compute(db, w.of(creator), Part::Videos, video_sums(db, creator, w))
+                .await?
+        }
+    };
+    let sums: HashMap<Uuid, VideoSums> = sums.into_iter().map(|s| (s.0, s)).collect();
+    let mut q = Sql::default();
+    let c = q.bind(creator.0);
+    q.append(frag![
+        "SELECT id, created_at, hashtags, sound FROM videos WHERE author_id = ",
+        c
+    ]);
+    let mut out = Vec::new();
+    for row in q.all(db).await? {
+        let id: Uuid = col(&row, "id")?;
+        let (_, views, watch_ms, likes, unlikes) = sums.get(&id).copied().unwrap_or_default();
+        out.push(VideoInWindow {
+            id,
+            created_at: col(&row, "created_at")?,
+            hashtags: hashtags_of(&col::<String>(&row, "hashtags")?),
+            sound: col(&row, "sound")?,
+            views,
+            watch_ms,
+            likes,
+            unlikes,
+        });
+    }
+    Ok(out)
+}
+
+/// The window's sums of every video of the creator with figures in it: one range scan of
+/// `video_days` per video, summed over shards.
+async fn video_sums(
+    db: &impl ConnectionTrait,
+    creator: Creator,
+    w: Window,
+) -> AppResult<Vec<VideoSums>> {
     let mut q = Sql::default();
     let (c, a, b) = (q.bind(creator.0), q.bind(w.from), q.bind(w.to));
     q.append(frag![
-        "SELECT v.*, COALESCE(s.views, 0) AS w_views, COALESCE(s.watch_ms, 0) AS w_watch_ms, \
-         COALESCE(s.likes, 0) AS w_likes, COALESCE(s.unlikes, 0) AS w_unlikes FROM videos v \
-         LEFT JOIN (SELECT d.video_id, CAST(SUM(d.views) AS BIGINT) AS views, \
+        "SELECT d.video_id, CAST(SUM(d.views) AS BIGINT) AS views, \
          CAST(SUM(d.watch_ms) AS BIGINT) AS watch_ms, CAST(SUM(d.likes) AS BIGINT) AS likes, \
          CAST(SUM(d.unlikes) AS BIGINT) AS unlikes FROM video_days d \
-         JOIN videos dv ON dv.id = d.video_id WHERE dv.author_id = ",
+         JOIN videos v ON v.id = d.video_id WHERE v.author_id = ",
         c,
         " AND d.day >= ",
         a,
         " AND d.day <= ",
         b,
-        " GROUP BY d.video_id) s ON s.video_id = v.id WHERE v.author_id = ",
-        c
+        " GROUP BY d.video_id"
     ]);
     let mut out = Vec::new();
     for row in q.all(db).await? {
-        let v = <entity::video::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
-        out.push(VideoInWindow {
-            hashtags: hashtags(&v),
-            id: v.id,
-            created_at: v.created_at,
-            sound: v.sound,
-            views: col(&row, "w_views")?,
-            watch_ms: col(&row, "w_watch_ms")?,
-            likes: col(&row, "w_likes")?,
-            unlikes: col(&row, "w_unlikes")?,
-        });
+        out.push((
+            col(&row, "video_id")?,
+            col(&row, "views")?,
+            col(&row, "watch_ms")?,
+            col(&row, "likes")?,
+            col(&row, "unlikes")?,
+        ));
     }
     Ok(out)
 }

@@ -190,9 +190,7 @@ pub async fn likers(
     from: i32,
     to: i32,
 ) -> AppResult<Population> {
-    if closed_through(db, creator).await? != Some(to) {
-        close(db, creator, to).await?;
-    }
+    close_through(db, creator, to).await?;
     let mut q = Sql::default();
     let (c, f, t) = (q.bind(creator), q.bind(from), q.bind(to));
     q.append(frag![
@@ -209,13 +207,13 @@ pub async fn likers(
     for row in q.all(db).await? {
         let dim: String = col(&row, "dimension")?;
         let n: i64 = col(&row, "n")?;
-        let Some(dim) = DIMENSIONS.iter().find(|d| **d == dim) else {
+        let Some(dim) = dimension(&dim) else {
             continue;
         };
         if n == 0 {
             continue;
         }
-        if *dim == demographics::BIRTH_YEAR {
+        if dim == demographics::BIRTH_YEAR {
             out.accounts += n;
         }
         out.buckets
@@ -224,6 +222,19 @@ pub async fn likers(
             .insert(col(&row, "key")?, n);
     }
     Ok(out)
+}
+
+/// The stored dimension named `name`, if it is one of the rollup's.
+pub fn dimension(name: &str) -> Option<&'static str> {
+    DIMENSIONS.iter().copied().find(|d| *d == name)
+}
+
+/// Closes `creator`'s days up to `to` unless they are closed through `to` already.
+pub async fn close_through(db: &DatabaseConnection, creator: Uuid, to: i32) -> AppResult<()> {
+    if closed_through(db, creator).await? != Some(to) {
+        close(db, creator, to).await?;
+    }
+    Ok(())
 }
 
 /// Closes `creator`'s days up to `to` (folds their likes into `last_day`), in a transaction

@@ -18,6 +18,7 @@ pub mod trends;
 pub mod videos;
 pub mod view_writer;
 pub mod visible;
+pub mod window_cache;
 
 use std::collections::HashMap;
 

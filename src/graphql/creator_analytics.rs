@@ -27,8 +27,9 @@ use crate::{
         creator_analytics::{
             self as ca, check_first, Creator, Figures, Ranking, Series, VideoInWindow, Window,
         },
-        rollups::{self, Population},
+        rollups::Population,
         visible::{VideoId, Visible},
+        window_cache::Stored,
     },
 };
 
@@ -220,11 +221,36 @@ impl Breakdown {
 }
 
 /// The audience: distinct viewers (signed in) and likers of the window, current followers.
-#[derive(SimpleObject)]
-pub struct AudienceAnalytics {
-    viewers: Breakdown,
-    likers: Breakdown,
-    followers: Breakdown,
+/// Each breakdown is read only when selected.
+pub struct AudienceAnalytics(CreatorAnalytics);
+
+#[Object]
+impl AudienceAnalytics {
+    async fn viewers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
+        let r = &self.0 .0;
+        let stored = self.0.stored(ctx).await?;
+        let b = ca::viewers(db(ctx)?, stored, r.creator, r.days, r.thresholds).await?;
+        Ok(Breakdown::of(b, true))
+    }
+
+    async fn likers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
+        let r = &self.0 .0;
+        let stored = self.0.stored(ctx).await?;
+        let likers = ca::likers(db(ctx)?, stored, r.creator, r.days).await?;
+        Ok(Breakdown::of(
+            ca::population_breakdown(&likers, r.year, r.thresholds),
+            false,
+        ))
+    }
+
+    async fn followers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
+        let r = &self.0 .0;
+        let followers = self.0.followers(ctx).await?;
+        Ok(Breakdown::of(
+            ca::population_breakdown(followers, r.year, r.thresholds),
+            false,
+        ))
+    }
 }
 
 /// A hashtag's or sound's figures over the window.
@@ -350,30 +376,47 @@ struct Reads {
     days: Window,
     year: i32,
     thresholds: Thresholds,
+    stored: OnceCell<Stored>,
     series: OnceCell<Series>,
     videos: OnceCell<Vec<VideoInWindow>>,
     followers: OnceCell<Population>,
 }
 
 /// The signed-in creator's analytics over a window.
+#[derive(Clone)]
 pub struct CreatorAnalytics(Arc<Reads>);
 
 impl CreatorAnalytics {
+    /// The window's cached parts, read once (one statement) by the first field that needs
+    /// one.
+    async fn stored(&self, ctx: &Context<'_>) -> Result<&Stored> {
+        let r = &self.0;
+        r.stored
+            .get_or_try_init(|| async {
+                Ok::<_, async_graphql::Error>(ca::stored(db(ctx)?, r.creator, r.days).await?)
+            })
+            .await
+    }
+
     async fn series(&self, ctx: &Context<'_>) -> Result<&Series> {
         let r = &self.0;
+        let stored = self.stored(ctx).await?;
         r.series
             .get_or_try_init(|| async {
-                Ok::<_, async_graphql::Error>(ca::series(db(ctx)?, r.creator, r.days).await?)
+                Ok::<_, async_graphql::Error>(
+                    ca::series(db(ctx)?, stored, r.creator, r.days).await?,
+                )
             })
             .await
     }
 
     async fn videos(&self, ctx: &Context<'_>) -> Result<&[VideoInWindow]> {
         let r = &self.0;
+        let stored = self.stored(ctx).await?;
         Ok(r.videos
             .get_or_try_init(|| async {
                 Ok::<_, async_graphql::Error>(
-                    ca::videos_in_window(db(ctx)?, r.creator, r.days).await?,
+                    ca::videos_in_window(db(ctx)?, stored, r.creator, r.days).await?,
                 )
             })
             .await?)
@@ -496,26 +539,8 @@ impl CreatorAnalytics {
             .collect())
     }
 
-    async fn audience(&self, ctx: &Context<'_>) -> Result<AudienceAnalytics> {
-        let r = &self.0;
-        let db = db(ctx)?;
-        let followers = self.followers(ctx).await?;
-        // Two statements on two connections at once.
-        let (likers, viewers) = tokio::try_join!(
-            rollups::likers(db, r.creator.id(), r.days.from, r.days.to),
-            ca::viewers(db, r.creator, r.days, r.thresholds),
-        )?;
-        Ok(AudienceAnalytics {
-            viewers: Breakdown::of(viewers, true),
-            likers: Breakdown::of(
-                ca::population_breakdown(&likers, r.year, r.thresholds),
-                false,
-            ),
-            followers: Breakdown::of(
-                ca::population_breakdown(followers, r.year, r.thresholds),
-                false,
-            ),
-        })
+    async fn audience(&self) -> AudienceAnalytics {
+        AudienceAnalytics(self.clone())
     }
 
     /// Per hashtag of the creator's current videos, by views in the window, then tag.
@@ -573,6 +598,7 @@ impl CreatorAnalyticsQuery {
             days: Window::last(window.days(), clock.now_us()),
             year: clock.year(),
             thresholds: thresholds(ctx),
+            stored: OnceCell::new(),
             series: OnceCell::new(),
             videos: OnceCell::new(),
             followers: OnceCell::new(),

@@ -571,7 +571,7 @@ fn folded_views_equal_the_reference_model_over_random_event_logs() {
         let bad: Vec<String> = rt.block_on(async {
             let db = fresh_db_with_pool(4).await;
             let buffer = sketch_buffer();
-            let (creator, videos, _) = build(&db, &buffer, &w).await;
+            let (creator, videos, _) = build(&db, &buffer, &w, None).await;
             drain(&db, &buffer).await.expect("drain");
             let r = Reference::replay(&w, now().timestamp_micros());
             let mut bad = Vec::new();

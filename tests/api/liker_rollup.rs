@@ -460,7 +460,7 @@ fn the_reference_models_likers_are_the_rollups() {
         rt.block_on(async {
             let db = fresh_db().await;
             let (creator, _, _) =
-                analytics_props::build(&db, &crate::helpers::sketch_buffer(), &world).await;
+                analytics_props::build(&db, &crate::helpers::sketch_buffer(), &world, None).await;
             let now = analytics_props::now();
             let r = Reference::replay(&world, now.timestamp_micros());
             for n in [7, 28, 60, 365] {

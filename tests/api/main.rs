@@ -32,3 +32,4 @@ mod rollups;
 mod schema;
 mod timing;
 mod trends;
+mod window_cache;
