@@ -672,8 +672,9 @@ fn row_rate(row: &sea_orm::QueryResult) -> AppResult<Option<f64>> {
 }
 
 /// The stats of those of `videos` that `viewer` wrote, when it is a `CREATOR` (the others
-/// are absent from the answer). Three statements for any number of videos: the videos,
-/// their authors' other videos (the own percentile), and the niches' videos.
+/// are absent from the answer). Two statements for any number of videos: the viewer's
+/// videos (the asked ones' figures, the others' rates for the own percentile), and the
+/// niches' videos.
 ///
 /// Percentiles ([`aggregates::percentile`]) rank engagement rates among the other videos
 /// that have views: `ownPercentile` among the author's other videos, `nichePercentile` among
@@ -689,34 +690,31 @@ pub async fn video_stats(
     if videos.is_empty() {
         return Ok(HashMap::new());
     }
+    // Every video of the viewer, if it is a creator, with its counters: the asked ones'
+    // figures and the others' rates (for the own percentile) in one statement.
     let mut q = Sql::default();
     let me = q.bind(viewer);
-    let ids = q.bind_list(videos);
     q.append(with_counters(frag![
         "SELECT v.id, v.hashtags, v.duration_ms FROM videos v JOIN users u ON u.id = v.author_id \
-         WHERE v.id IN (",
-        ids,
-        ") AND v.author_id = ",
+         WHERE v.author_id = ",
         me,
         " AND u.account_type = ",
         lit(AccountType::Creator)
     ]));
-    let rows = q.all(db).await?;
-    if rows.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // The author's videos' rates, for the own percentile.
-    let mut q = Sql::default();
-    let me = q.bind(viewer);
-    q.append(with_counters(frag![
-        "SELECT v.id FROM videos v WHERE v.author_id = ",
-        me
-    ]));
+    let asked: HashSet<Uuid> = videos.iter().copied().collect();
+    let mut rows = Vec::new();
     let mut own: Vec<(Uuid, f64)> = Vec::new();
     for row in q.all(db).await? {
+        let id: Uuid = col(&row, "id")?;
         if let Some(r) = row_rate(&row)? {
-            own.push((col(&row, "id")?, r));
+            own.push((id, r));
         }
+        if asked.contains(&id) {
+            rows.push(row);
+        }
+    }
+    if rows.is_empty() {
+        return Ok(HashMap::new());
     }
     // Each video's niche: its first hashtag.
     let mut niches: BTreeMap<Uuid, String> = BTreeMap::new();
