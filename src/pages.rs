@@ -39,6 +39,13 @@ impl Cache {
     }
 }
 
+/// The pages' icon (without one, browsers ask for `/favicon.ico`).
+const ICON: Asset = Asset {
+    body: include_bytes!("../web/icon.svg"),
+    content_type: "image/svg+xml",
+    cache: Cache::Revalidate,
+};
+
 const HTML: &str = "text/html; charset=utf-8";
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";

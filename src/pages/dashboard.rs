@@ -14,7 +14,7 @@ const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
 
 const PAGE: &str = include_str!("../../web/dashboard/index.html");
 
-/// The page's own files, by their path under `/dashboard/assets/`.
+/// The page's own files, by their path under `/dashboard/assets/` (and `icon.svg`).
 const ASSETS: [(&str, &[u8], &str); 2] = [
     (
         "dashboard.js",
@@ -39,6 +39,9 @@ pub async fn asset(path: web::Path<String>) -> HttpResponse {
 }
 
 fn find(path: &str) -> Option<Asset> {
+    if path == "icon.svg" {
+        return Some(super::ICON);
+    }
     ASSETS
         .iter()
         .find(|(name, _, _)| *name == path)

@@ -81,11 +81,12 @@ const STYLE: Bundle = bundle!(
 );
 
 /// Tally's own files of the page: the script that starts GraphiQL on `/graphql`, and the
-/// page's layout.
+/// page's layout and theme (and the icon, `tally/icon.svg`).
 const START: &[u8] = include_bytes!("../../web/graphiql/start.js");
 const LAYOUT: &[u8] = include_bytes!("../../web/graphiql/page.css");
 const START_PATH: &str = "tally/start.js";
 const LAYOUT_PATH: &str = "tally/page.css";
+const ICON_PATH: &str = "tally/icon.svg";
 
 /// The page, with `{styles}` and `{scripts}` where the tags go.
 const TEMPLATE: &str = include_str!("../../web/graphiql/index.html");
@@ -116,6 +117,7 @@ fn find(path: &str) -> Option<Asset> {
     match path {
         START_PATH => return Some(own(START, JAVASCRIPT)),
         LAYOUT_PATH => return Some(own(LAYOUT, CSS)),
+        ICON_PATH => return Some(super::ICON),
         _ => {}
     }
     let pinned = |bundle: &Bundle, content_type| Asset {

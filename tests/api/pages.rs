@@ -20,6 +20,10 @@ async fn get(app: &TestApp, path: &str) -> Response {
         .expect("request")
 }
 
+async fn html_of(app: &TestApp, path: &str) -> String {
+    get(app, path).await.text().await.expect("body")
+}
+
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
     headers
         .get(name)
@@ -43,7 +47,10 @@ fn attributes<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
 fn loading_tags(html: &str) -> Vec<&str> {
     html.match_indices('<')
         .filter_map(|(at, _)| html[at..].split_once('>').map(|(tag, _)| tag))
-        .filter(|tag| tag.starts_with("<script") || tag.starts_with("<link"))
+        .filter(|tag| {
+            tag.starts_with("<script")
+                || (tag.starts_with("<link") && tag.contains(r#"rel="stylesheet""#))
+        })
         .collect()
 }
 
@@ -102,6 +109,8 @@ fn media_of(url: &str) -> &'static str {
         "text/javascript; charset=utf-8"
     } else if url.ends_with(".css") {
         "text/css; charset=utf-8"
+    } else if url.ends_with(".svg") {
+        "image/svg+xml"
     } else {
         panic!("an asset neither script nor stylesheet: {url}")
     }
@@ -133,6 +142,7 @@ async fn the_dashboard_is_served_with_its_assets_and_security_headers() {
         assets,
         [
             "/dashboard/assets/dashboard.js",
+            "/dashboard/assets/icon.svg",
             "/dashboard/assets/dashboard.css"
         ]
     );
@@ -214,6 +224,9 @@ async fn graphiql_loads_every_file_from_tally_itself() {
         let graphiql = urls.iter().position(|u| u.ends_with("graphiql.min.js"));
         assert!(react < graphiql, "{urls:?}");
     }
+    let icon = attributes(&html_of(&app, "/graphiql").await, "href")[0].to_owned();
+    assert_eq!(icon, "/graphiql/assets/tally/icon.svg");
+    assert_asset(&app, &icon, media_of(&icon)).await;
     let r = get(
         &app,
         "/graphiql/assets/react@0.0.0/umd/react.production.min.js",
@@ -279,7 +292,7 @@ async fn pages_switched_off_are_404() {
     })
     .await;
     let on = TestApp::spawn().await;
-    let html = get(&on, "/graphiql").await.text().await.expect("body");
+    let html = html_of(&on, "/graphiql").await;
     let bundle = attributes(&html, "src")[0].to_owned();
     for path in [
         "/graphiql",

@@ -420,7 +420,7 @@
   }
 
   function bucketName(key) {
-    const names = { OTHER: 'Other (small groups)', UNKNOWN: 'Not given' };
+    const names = { OTHER: 'Other', UNKNOWN: 'Not given' };
     return names[key] || key.replace(/_/g, ' ');
   }
 
@@ -449,7 +449,7 @@
       el('tbody', {}, rows),
     ]);
     $('top-videos').replaceChildren(
-      el('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Top videos' }, [table]),
+      el('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': 'Top videos table' }, [table]),
     );
   }
 
