@@ -192,6 +192,15 @@ pub struct Limits {
     #[arg(long, env = "TALLY_GRAPHIQL", default_value_t = true, action = ArgAction::Set,
           value_parser = BoolishValueParser::new(), global = true)]
     pub graphiql: bool,
+    /// Load GraphiQL's and React's bundles from unpkg.com (pinned, with Subresource
+    /// Integrity hashes) instead of from Tally itself.
+    #[arg(long, env = "TALLY_GRAPHIQL_CDN", default_value_t = false, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), global = true)]
+    pub graphiql_cdn: bool,
+    /// Serve the creator dashboard at `GET /dashboard`.
+    #[arg(long, env = "TALLY_DASHBOARD", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), global = true)]
+    pub dashboard: bool,
     /// After SIGTERM, seconds in-flight requests get to finish before they are dropped.
     #[arg(long, env = "TALLY_SHUTDOWN_TIMEOUT_SECS", default_value_t = Limits::default().shutdown_timeout_secs, global = true)]
     pub shutdown_timeout_secs: u64,
@@ -210,6 +219,8 @@ impl Default for Limits {
             query_timeout_ms: 5_000,
             introspection: true,
             graphiql: true,
+            graphiql_cdn: false,
+            dashboard: true,
             shutdown_timeout_secs: 10,
         }
     }

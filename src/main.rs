@@ -42,6 +42,9 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!("Tally listening on {base}");
                 println!("GraphQL: {base}/graphql");
             }
+            if config.limits.dashboard {
+                println!("Dashboard: {base}/dashboard");
+            }
             // Returns once a SIGTERM (or SIGINT) has stopped the server: exit code 0.
             app.run().await?;
             tracing::info!("stopped");

@@ -10,7 +10,7 @@ use actix_web::{
     web::{self, Data},
     App, HttpRequest, HttpResponse, HttpServer,
 };
-use async_graphql::{http::GraphiQLSource, parser::types::OperationType, BatchRequest};
+use async_graphql::{parser::types::OperationType, BatchRequest};
 use chrono::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
@@ -29,6 +29,7 @@ use crate::{
     graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
     graphql_http::{self, MediaType, Refusal, Wanted},
     ids::{CursorCodec, IdCodec},
+    pages,
     ratelimit::{RateLimiter, SWEEP_INTERVAL},
     secret::{self, Secrets},
 };
@@ -184,7 +185,7 @@ impl Application {
             thresholds,
         });
         let server = HttpServer::new(move || {
-            let app = App::new()
+            App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(limits.max_body_bytes))
                 .service(
@@ -194,14 +195,10 @@ impl Application {
                         .route(web::get().to(graphql_get)),
                 )
                 .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz));
-            // Without GraphiQL, `GET /graphiql` matches no route (404), and `GET /graphql`
-            // never answers with the playground.
-            if limits.graphiql {
-                app.route("/graphiql", web::get().to(graphiql))
-            } else {
-                app
-            }
+                .route("/readyz", web::get().to(readyz))
+                // A page switched off matches no route (404); without GraphiQL, `GET /graphql`
+                // never answers with the playground either.
+                .configure(|cfg| pages::routes(cfg, &limits))
         })
         .shutdown_timeout(limits.shutdown_timeout_secs)
         .listen(listener)?
@@ -348,7 +345,7 @@ async fn graphql_post(
 /// a GET must not change anything, and a CDN may cache it).
 async fn graphql_get(state: Data<AppState>, http: HttpRequest) -> HttpResponse {
     let media = match graphql_http::negotiate(accept(&http), state.limits.graphiql) {
-        Some(Wanted::Playground) => return graphiql().await,
+        Some(Wanted::Playground) => return pages::graphiql::page(state.limits.graphiql_cdn),
         Some(Wanted::GraphQL(media)) => media,
         None => return not_acceptable(),
     };
@@ -461,17 +458,6 @@ fn not_acceptable() -> HttpResponse {
                    `application/json`: accept one of them"
         .to_owned();
     rejected(MediaType::Json, StatusCode::NOT_ACCEPTABLE, message)
-}
-
-async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("Tally")
-                .finish(),
-        )
 }
 
 async fn healthz() -> HttpResponse {

@@ -23,6 +23,7 @@ mod ids;
 mod liker_rollup;
 mod limits;
 mod nulls;
+mod pages;
 mod privacy_props;
 mod privacy_rules;
 mod races;
