@@ -220,10 +220,10 @@ impl Breakdown {
     }
 }
 
-/// The audience: distinct viewers (signed in) and likers of the window, current followers.
-/// Each breakdown is read only when selected.
+/// The audience of a window; each breakdown is read only when selected.
 pub struct AudienceAnalytics(CreatorAnalytics);
 
+/// The audience: distinct viewers (signed in) and likers of the window, current followers.
 #[Object]
 impl AudienceAnalytics {
     async fn viewers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
