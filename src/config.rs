@@ -274,7 +274,7 @@ impl Default for AppSettings {
 /// An ε: a finite number above 0 and at most 1,000 (kept in millionths).
 fn parse_epsilon(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
-        Ok(e) if e.is_finite() && e >= 0.000_001 && e <= 1_000.0 => Ok(e),
+        Ok(e) if (0.000_001..=1_000.0).contains(&e) => Ok(e),
         _ => Err(format!(
             "`{text}` is not an ε: a number from 0.000001 to 1000"
         )),

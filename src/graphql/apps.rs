@@ -39,6 +39,7 @@ use crate::{
 #[derive(Clone)]
 pub struct ApiClient(pub apps::ApiClient);
 
+/// A creator's app: an OAuth2 client that may read the creator's aggregates with noise.
 #[Object]
 impl ApiClient {
     /// Also the `client_id` of `POST /oauth/token`.
@@ -321,6 +322,8 @@ fn internal(e: async_graphql::Error) -> AppError {
     AppError::internal(anyhow::anyhow!("{}", e.message))
 }
 
+/// The granting creator's aggregates over a window, every count noisy (one question per
+/// figure).
 #[Object]
 impl AppAnalytics {
     async fn window(&self) -> AnalyticsWindow {
@@ -373,14 +376,13 @@ impl AppAnalytics {
 
     /// One entry per day from `from` to `to`.
     async fn daily(&self, ctx: &Context<'_>) -> Result<Vec<NoisyDailyStats>> {
-        let days: Vec<i32> = (self.0.asker.window.from..=self.0.asker.window.to).collect();
+        let days = self.0.asker.window.from..=self.0.asker.window.to;
         let pairs = self
             .pairs(ctx, Figure::Daily, |s| {
                 s.daily.iter().map(|(_, f)| (f.views, f.likes)).collect()
             })
             .await?;
         Ok(days
-            .into_iter()
             .zip(pairs)
             .map(|(day, (views, likes))| NoisyDailyStats {
                 day: Date::of(day),
@@ -418,6 +420,8 @@ impl AppAnalytics {
 /// followers. Each breakdown is one question, asked only when selected.
 pub struct NoisyAudience(AppAnalytics);
 
+/// The audience, noisy: distinct signed-in viewers and likers of the window, current
+/// followers.
 #[Object]
 impl NoisyAudience {
     async fn viewers(&self, ctx: &Context<'_>) -> Result<NoisyBreakdownObject> {

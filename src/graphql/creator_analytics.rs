@@ -225,6 +225,7 @@ impl Breakdown {
 /// Each breakdown is read only when selected.
 pub struct AudienceAnalytics(CreatorAnalytics);
 
+/// The audience: distinct viewers (signed in) and likers of the window, current followers.
 #[Object]
 impl AudienceAnalytics {
     async fn viewers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
