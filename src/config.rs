@@ -122,6 +122,9 @@ pub struct Config {
     /// The thresholds of the analytics aggregates.
     #[command(flatten)]
     pub thresholds: Thresholds,
+    /// Third-party analytics apps: their tokens and their privacy budget.
+    #[command(flatten)]
+    pub apps: AppSettings,
 }
 
 /// `--now`: an RFC 3339 instant, in UTC.
@@ -250,6 +253,45 @@ impl Default for Thresholds {
     }
 }
 
+/// Third-party analytics apps (`POST /oauth/token`, `appAnalytics`): how long their access
+/// tokens last, the ε each new question spends and the ε an app may spend per creator and
+/// UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, clap::Args)]
+pub struct AppSettings {
+    /// Lifetime of an app's access token, in seconds.
+    #[arg(long, env = "TALLY_APP_TOKEN_TTL_SECS", default_value_t = AppSettings::default().app_token_ttl_secs,
+          value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub app_token_ttl_secs: u64,
+    /// ε of the noise of one question (a figure of `appAnalytics`), > 0.
+    #[arg(long, env = "TALLY_APP_EPSILON", default_value_t = AppSettings::default().epsilon,
+          value_parser = parse_epsilon, global = true)]
+    pub epsilon: f64,
+    /// ε an app may spend on new questions per creator and UTC day, > 0.
+    #[arg(long, env = "TALLY_APP_DAILY_EPSILON", default_value_t = AppSettings::default().daily_epsilon,
+          value_parser = parse_epsilon, global = true)]
+    pub daily_epsilon: f64,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        AppSettings {
+            app_token_ttl_secs: 900,
+            epsilon: 1.0,
+            daily_epsilon: 10.0,
+        }
+    }
+}
+
+/// An ε: a finite number above 0 and at most 1,000 (kept in millionths).
+fn parse_epsilon(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(e) if (0.000_001..=1_000.0).contains(&e) => Ok(e),
+        _ => Err(format!(
+            "`{text}` is not an ε: a number from 0.000001 to 1000"
+        )),
+    }
+}
+
 /// A sustained rate: `count` calls per `per` (one cell every `per / count`). `count == 0`
 /// turns the bucket off. Written `N/UNIT` with `UNIT` one of `s`, `min`, `h` or a duration
 /// such as `200ms`, `10s`, `5min`, `2h` (`1/200ms`, `10/s`, `5/min`, `10/h`); `0` or `off`
@@ -370,6 +412,13 @@ pub struct RateLimits {
     #[arg(long, env = "TALLY_RATE_LOGIN_HANDLE_BURST", default_value_t = RateLimits::default().rate_login_handle_burst,
           value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub rate_login_handle_burst: u32,
+    /// `POST /oauth/token` per client ID, from any address; `0` = off.
+    #[arg(long, env = "TALLY_RATE_OAUTH", default_value_t = RateLimits::default().rate_oauth, global = true)]
+    pub rate_oauth: Rate,
+    /// Token requests for one client ID at once.
+    #[arg(long, env = "TALLY_RATE_OAUTH_BURST", default_value_t = RateLimits::default().rate_oauth_burst,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_oauth_burst: u32,
     /// Reverse proxies in front of the service that append to `X-Forwarded-For`: the client
     /// address is the entry that many places from the right. `0`: the TCP peer address, and
     /// `X-Forwarded-For` is ignored.
@@ -395,6 +444,8 @@ impl Default for RateLimits {
             rate_auth_burst: 10,
             rate_login_handle: Rate::per(10, Duration::from_secs(3_600)),
             rate_login_handle_burst: 5,
+            rate_oauth: Rate::per(1, Duration::from_secs(60)),
+            rate_oauth_burst: 10,
             trusted_proxies: 0,
         }
     }
@@ -409,6 +460,7 @@ impl RateLimits {
             rate_views: Rate::OFF,
             rate_auth: Rate::OFF,
             rate_login_handle: Rate::OFF,
+            rate_oauth: Rate::OFF,
             ..RateLimits::default()
         }
     }

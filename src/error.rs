@@ -12,11 +12,12 @@ pub enum ErrorCode {
     Conflict,
     RateLimited,
     Internal,
+    BudgetExhausted,
 }
 
 impl ErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 8] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -24,6 +25,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
+        ErrorCode::BudgetExhausted,
     ];
 
     /// The code as clients see it in `extensions.code`.
@@ -36,6 +38,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::BudgetExhausted => "BUDGET_EXHAUSTED",
         }
     }
 }
@@ -76,6 +79,11 @@ pub enum AppError {
     Timeout { after_ms: u64 },
     /// Anything else; the detail stays in the log.
     Internal(anyhow::Error),
+    /// A new question of an app would spend more ε than its daily budget for the creator
+    /// has left; the budget is whole again at `resets_at` (the next UTC midnight).
+    BudgetExhausted {
+        resets_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl AppError {
@@ -102,6 +110,10 @@ impl AppError {
                 format!("the operation did not finish within {after_ms} ms and was stopped")
             }
             AppError::Internal(_) => "internal error".to_owned(),
+            AppError::BudgetExhausted { resets_at } => format!(
+                "today's privacy budget is spent: new questions are answered again from {}",
+                resets_at.to_rfc3339()
+            ),
         }
     }
 
@@ -126,6 +138,7 @@ impl AppError {
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
             AppError::Timeout { .. } => ErrorCode::Internal,
             AppError::Internal(_) => ErrorCode::Internal,
+            AppError::BudgetExhausted { .. } => ErrorCode::BudgetExhausted,
         }
     }
 }
@@ -152,6 +165,10 @@ impl AppError {
                 }
                 AppError::RateLimited { retry_after_secs } => {
                     e.set("retryAfter", *retry_after_secs)
+                }
+                // As a `DateTime` of the schema is written.
+                AppError::BudgetExhausted { resets_at } => {
+                    e.set("resetsAt", resets_at.to_rfc3339())
                 }
                 _ => {}
             }

@@ -94,15 +94,19 @@ impl IdKey {
 pub enum Kind {
     User,
     Video,
+    /// A third-party analytics app's client (its `id`, and the `client_id` of
+    /// `POST /oauth/token`).
+    ApiClient,
 }
 
 impl Kind {
-    const ALL: [Kind; 2] = [Kind::User, Kind::Video];
+    const ALL: [Kind; 3] = [Kind::User, Kind::Video, Kind::ApiClient];
 
     fn label(self) -> &'static str {
         match self {
             Kind::User => "user",
             Kind::Video => "video",
+            Kind::ApiClient => "api-client",
         }
     }
 }
@@ -162,7 +166,7 @@ impl KindKeys {
 /// in [`crate::auth::token::Tokens`], whose `sub` is the user's ID).
 #[derive(Clone)]
 pub struct IdCodec {
-    keys: Arc<[KindKeys; 2]>,
+    keys: Arc<[KindKeys; 3]>,
 }
 
 impl fmt::Debug for IdCodec {

@@ -1,6 +1,6 @@
 //! Rate limits on mutations, per principal, with `governor`'s keyed GCRA limiters.
 //!
-//! Five buckets, each an independent keyed limiter (see the README's "Rate limits"):
+//! Six buckets, each an independent keyed limiter (see the README's "Rate limits"):
 //!
 //! - **likes**: `likeVideo`, `unlikeVideo`, keyed by the signed-in account (anonymous callers,
 //!   who are refused anyway, by client address);
@@ -12,6 +12,9 @@
 //!   not buy a fresh bucket for guessing passwords;
 //! - **log-in per handle**: `logIn` once more, keyed by the handle as the domain normalises it
 //!   (lower-cased), against guessing one account's password from many addresses.
+//! - **oauth**: `POST /oauth/token`, keyed by the client ID it authenticates (a well-formed
+//!   one: a forged ID is refused before any work), so that no one can make the service check
+//!   one client's secret (Argon2id) at more than this rate, from any number of addresses.
 //!
 //! A mutation calls [`check`] first, before any database access or password hashing; a
 //! refused call writes nothing and answers `RATE_LIMITED` with `retryAfter` in whole seconds.
@@ -91,6 +94,7 @@ pub struct RateLimiter {
     views: Option<Keyed<Key>>,
     auth: Option<Keyed<Key>>,
     login_handle: Option<Keyed<String>>,
+    oauth: Option<Keyed<Uuid>>,
     trusted_proxies: usize,
 }
 
@@ -104,6 +108,8 @@ impl RateLimiter {
             views: keyed(limits.rate_views, limits.rate_views_burst),
             auth: keyed(limits.rate_auth, limits.rate_auth_burst),
             login_handle: quota(limits.rate_login_handle, limits.rate_login_handle_burst)
+                .map(DefaultKeyedRateLimiter::keyed),
+            oauth: quota(limits.rate_oauth, limits.rate_oauth_burst)
                 .map(DefaultKeyedRateLimiter::keyed),
             trusted_proxies: limits.trusted_proxies,
         }
@@ -140,6 +146,7 @@ impl RateLimiter {
         one(&self.views);
         one(&self.auth);
         one(&self.login_handle);
+        one(&self.oauth);
     }
 
     /// Keys currently held over all buckets.
@@ -152,6 +159,13 @@ impl RateLimiter {
             + len(&self.views)
             + len(&self.auth)
             + len(&self.login_handle)
+            + len(&self.oauth)
+    }
+
+    /// Spends one cell of the oauth bucket of `client` (a token request authenticating it);
+    /// `RATE_LIMITED` with the wait when it is empty. Called before the secret is checked.
+    pub fn check_oauth(&self, client: Uuid) -> AppResult<()> {
+        take("oauth", &self.oauth, &client)
     }
 
     /// Sweeps every `every`, forever (spawned beside the server).

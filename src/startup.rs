@@ -16,9 +16,9 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{token::Tokens, AuthSettings, Authenticator, Credentials},
+    auth::{app_token::AppTokens, token::Tokens, AuthSettings, Authenticator, Credentials},
     clock::Clock,
-    config::{Config, Limits, RateLimits, Thresholds},
+    config::{AppSettings, Config, Limits, RateLimits, Thresholds},
     cors::CorsOrigins,
     db,
     domain::{
@@ -29,6 +29,7 @@ use crate::{
     graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
     graphql_http::{self, MediaType, Refusal, Wanted},
     ids::{CursorCodec, IdCodec},
+    oauth::{self, TokenEndpoint},
     pages,
     ratelimit::{RateLimiter, SWEEP_INTERVAL},
     secret::{self, Secrets},
@@ -62,12 +63,14 @@ pub struct Settings {
     pub fold_interval: Option<std::time::Duration>,
     /// The analytics thresholds (`TALLY_MIN_AUDIENCE`, `TALLY_MIN_BUCKET`).
     pub thresholds: Thresholds,
+    /// Third-party apps: their tokens' lifetime, ε per question and daily ε.
+    pub apps: AppSettings,
 }
 
 impl Settings {
     /// `db` served with `secrets` and otherwise the defaults: 24-hour tokens, the service's
     /// own tokens only, the production query limits, no rate limits, same-origin only, the
-    /// system clock, no fold job, the production analytics thresholds.
+    /// system clock, no fold job, the production analytics thresholds and app settings.
     pub fn new(db: DatabaseConnection, secrets: Secrets) -> Self {
         Settings {
             db,
@@ -80,6 +83,7 @@ impl Settings {
             clock: Clock::System,
             fold_interval: None,
             thresholds: Thresholds::default(),
+            apps: AppSettings::default(),
         }
     }
 
@@ -108,6 +112,7 @@ impl Settings {
             clock,
             fold_interval: Some(std::time::Duration::from_millis(config.fold_interval_ms)),
             thresholds: config.thresholds,
+            apps: config.apps,
         })
     }
 }
@@ -121,6 +126,7 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     pub clock: Clock,
     pub thresholds: Thresholds,
+    pub apps: AppSettings,
 }
 
 /// A built, bound, not yet running service.
@@ -160,12 +166,25 @@ impl Application {
             clock,
             fold_interval,
             thresholds,
+            apps,
         } = settings;
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let sketches = Arc::new(SketchBuffer::new(SketchKey::from_id_key(&secrets.id_key)));
         let ids = IdCodec::new(&secrets.id_key);
         let tokens =
             Tokens::new(&secrets.jwt_secret, token_ttl, ids.clone())?.with_leeway(auth.leeway_secs);
+        let app_tokens = AppTokens::new(
+            &secrets.jwt_secret,
+            Duration::seconds(i64::try_from(apps.app_token_ttl_secs).unwrap_or(900)),
+            ids.clone(),
+        )?
+        .with_leeway(auth.leeway_secs);
+        let token_endpoint = Data::new(TokenEndpoint {
+            db: db.clone(),
+            tokens: app_tokens.clone(),
+            ids: ids.clone(),
+            rate_limiter: rate_limiter.clone(),
+        });
         let schema = build_schema(
             db.clone(),
             tokens.clone(),
@@ -178,15 +197,17 @@ impl Application {
         let state = Data::new(AppState {
             schema,
             db: db.clone(),
-            auth: Authenticator::new(tokens.clone(), auth.identity_provider),
+            auth: Authenticator::new(tokens.clone(), app_tokens, auth.identity_provider),
             limits,
             rate_limiter: rate_limiter.clone(),
             clock,
             thresholds,
+            apps,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(token_endpoint.clone())
                 .app_data(web::PayloadConfig::new(limits.max_body_bytes))
                 .service(
                     web::resource("/graphql")
@@ -194,6 +215,7 @@ impl Application {
                         .route(web::post().to(graphql_post))
                         .route(web::get().to(graphql_get)),
                 )
+                .service(web::resource("/oauth/token").route(web::post().to(oauth::token)))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 // A page switched off matches no route (404); without GraphiQL, `GET /graphql`
@@ -377,7 +399,11 @@ async fn execute(
     media: MediaType,
     batch: BatchRequest,
 ) -> HttpResponse {
-    let Credentials { viewer, subject } = match credentials_of(http, state).await {
+    let Credentials {
+        viewer,
+        subject,
+        app,
+    } = match credentials_of(http, state).await {
         Ok(c) => c,
         Err(e) => return refused(e, &batch, media),
     };
@@ -394,9 +420,14 @@ async fn execute(
         let r = request_data(r, &state.db, viewer)
             .data(state.clock)
             .data(state.thresholds)
+            .data(state.apps)
             .data(device)
             .data(caller.clone())
             .data(marker);
+        let r = match app {
+            Some(grant) => r.data(grant),
+            None => r,
+        };
         match &subject {
             Some(s) => r.data(s.clone()),
             None => r,

@@ -1,5 +1,7 @@
 //! Who is asking: token issue and verification, password hashing, the [`Viewer`] of a
-//! request from its credentials (HTTP and WebSocket alike).
+//! request from its credentials (HTTP and WebSocket alike), and the access tokens of
+//! third-party analytics apps.
+pub mod app_token;
 pub mod idp;
 pub mod password;
 pub mod token;
@@ -14,8 +16,11 @@ use uuid::Uuid;
 
 use crate::{
     config::Config,
+    db::Sql,
     error::{AppError, AppResult},
+    frag,
 };
+use app_token::{AppGrant, AppTokens};
 use idp::{IdentityProvider, IdpClaims};
 use token::{refusal, Tokens, DEFAULT_LEEWAY_SECS};
 
@@ -46,6 +51,9 @@ pub struct Credentials {
     /// Set for an identity-provider token: its subject, linked to `viewer`'s account or,
     /// with an anonymous viewer, to none yet.
     pub subject: Option<ExternalSubject>,
+    /// Set for a third-party app's token (whose viewer is anonymous): the client and the
+    /// creator who granted it.
+    pub app: Option<AppGrant>,
 }
 
 impl Credentials {
@@ -53,6 +61,7 @@ impl Credentials {
     pub const ANONYMOUS: Credentials = Credentials {
         viewer: Viewer::ANONYMOUS,
         subject: None,
+        app: None,
     };
 }
 
@@ -63,6 +72,8 @@ pub enum Principal {
     Account(Uuid),
     /// A subject (`sub`) of the identity provider, linked to an account or not yet.
     External(String),
+    /// A third-party app: its client and the creator who made it (an app token).
+    App(AppGrant),
 }
 
 /// Request data of every request made with an identity-provider token: its subject. With
@@ -120,31 +131,41 @@ impl AuthSettings {
     }
 }
 
-/// Verifies bearer tokens of both kinds. A token whose header has a `kid` is the identity
+/// Verifies bearer tokens of every kind. A token whose header has a `kid` is the identity
 /// provider's (the service's own tokens have none) and is checked with that key only, its
-/// algorithm pinned by the key; any other token is checked as the service's own HS256 token.
+/// algorithm pinned by the key; one whose header says `typ: at+jwt` is an app's access token,
+/// checked with the app tokens' own key; any other token is checked as the service's own
+/// HS256 user token.
 #[derive(Clone)]
 pub struct Authenticator {
     tokens: Tokens,
+    apps: AppTokens,
     identity_provider: Option<Arc<IdentityProvider>>,
 }
 
 impl Authenticator {
-    /// The service's `tokens` (leeway already set) and, optionally, an identity provider.
-    pub fn new(tokens: Tokens, identity_provider: Option<IdentityProvider>) -> Self {
+    /// The service's `tokens` and `apps` tokens (leeway already set) and, optionally, an
+    /// identity provider.
+    pub fn new(
+        tokens: Tokens,
+        apps: AppTokens,
+        identity_provider: Option<IdentityProvider>,
+    ) -> Self {
         Authenticator {
             tokens,
+            apps,
             identity_provider: identity_provider.map(Arc::new),
         }
     }
 
     /// Who `token` speaks for, or `UNAUTHENTICATED` saying why not.
     pub fn verify(&self, token: &str) -> AppResult<Principal> {
-        if let Some(idp) = &self.identity_provider {
-            let header = decode_header(token).map_err(refusal)?;
-            if let Some(kid) = &header.kid {
-                return idp.verify(token, &header, kid).map(Principal::External);
-            }
+        let header = decode_header(token).map_err(refusal)?;
+        if let (Some(idp), Some(kid)) = (&self.identity_provider, &header.kid) {
+            return idp.verify(token, &header, kid).map(Principal::External);
+        }
+        if header.typ.as_deref() == Some(app_token::TYPE) {
+            return self.apps.verify(token).map(Principal::App);
         }
         self.tokens.verify(token).map(Principal::Account)
     }
@@ -182,6 +203,7 @@ impl Authenticator {
                 true => Ok(Credentials {
                     viewer: Viewer(Some(id)),
                     subject: None,
+                    app: None,
                 }),
                 false => Err(AppError::Unauthenticated(
                     "the account of this token no longer exists".into(),
@@ -190,9 +212,36 @@ impl Authenticator {
             Principal::External(subject) => Ok(Credentials {
                 viewer: Viewer(account_linked_to(db, &subject).await?),
                 subject: Some(ExternalSubject(subject)),
+                app: None,
             }),
+            // Revocation takes effect at once: one primary-key read per request.
+            Principal::App(grant) => match client_active(db, grant).await? {
+                true => Ok(Credentials {
+                    viewer: Viewer::ANONYMOUS,
+                    subject: None,
+                    app: Some(grant),
+                }),
+                false => Err(AppError::Unauthenticated(
+                    "the app of this token was revoked".into(),
+                )),
+            },
         }
     }
+}
+
+/// Whether `grant`'s client exists, belongs to its creator and is not revoked: one read of
+/// `api_clients` by primary key.
+async fn client_active(db: &impl ConnectionTrait, grant: AppGrant) -> AppResult<bool> {
+    let mut q = Sql::default();
+    let (id, creator) = (q.bind(grant.client), q.bind(grant.creator));
+    q.append(frag![
+        "SELECT id FROM api_clients WHERE id = ",
+        id,
+        " AND creator_id = ",
+        creator,
+        " AND revoked_at IS NULL"
+    ]);
+    Ok(q.one(db).await?.is_some())
 }
 
 async fn account_exists(db: &impl ConnectionTrait, id: Uuid) -> AppResult<bool> {

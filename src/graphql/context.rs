@@ -5,9 +5,9 @@ use sea_orm::DatabaseConnection;
 
 use super::loaders::Loaders;
 use crate::{
-    auth::Viewer,
+    auth::{app_token::AppGrant, Viewer},
     clock::Clock,
-    config::Thresholds,
+    config::{AppSettings, Thresholds},
     domain::{self, page::PageRequest},
     ids::{CursorCodec, CursorKind, IdCodec, Kind},
 };
@@ -29,6 +29,17 @@ pub fn clock(ctx: &Context<'_>) -> Clock {
 /// `TALLY_MIN_BUCKET`); the production defaults for a schema executed without them.
 pub fn thresholds(ctx: &Context<'_>) -> Thresholds {
     ctx.data_opt::<Thresholds>().copied().unwrap_or_default()
+}
+
+/// The third-party app a request speaks for, if its token is an app's.
+pub fn app(ctx: &Context<'_>) -> Option<AppGrant> {
+    ctx.data_opt::<AppGrant>().copied()
+}
+
+/// The request's app settings (`TALLY_APP_EPSILON`, `TALLY_APP_DAILY_EPSILON`, …); the
+/// defaults for a schema executed without them.
+pub fn app_settings(ctx: &Context<'_>) -> AppSettings {
+    ctx.data_opt::<AppSettings>().copied().unwrap_or_default()
 }
 
 /// The database pool.

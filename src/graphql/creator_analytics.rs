@@ -39,7 +39,7 @@ pub struct Date(pub NaiveDate);
 
 impl Date {
     /// Day `day` since 1970-01-01.
-    fn of(day: i32) -> Self {
+    pub(super) fn of(day: i32) -> Self {
         Date(NaiveDate::default() + chrono::Duration::days(i64::from(day)))
     }
 }
@@ -77,7 +77,8 @@ pub enum AnalyticsWindow {
 }
 
 impl AnalyticsWindow {
-    fn days(self) -> i32 {
+    /// How many days the window holds.
+    pub(super) fn days(self) -> i32 {
         match self {
             AnalyticsWindow::Last7Days => 7,
             AnalyticsWindow::Last28Days => 28,

@@ -1,15 +1,17 @@
 //! The GraphQL API, one slice per feature, each with its objects, its fields of `User` and
 //! `Video`, its loaders and its part of the roots: [`accounts`], [`social`] (follows and
 //! blocks), [`videos`], [`likes`], [`analytics`] (with
-//! [`creator_analytics`], its read side). The roots below merge the slices' parts. Thin: every
+//! [`creator_analytics`], its read side), [`apps`] (third-party analytics apps). The roots
+//! below merge the slices' parts. Thin: every
 //! decision is in `domain`, whose modules mirror the slices.
 //!
 //! Shared by the slices: [`context`] (what a resolver takes from the request), [`nodes`]
 //! and [`objects`] (the node types and their merged fields), [`connection`] (pages),
 //! [`loaders`] and [`prefetch`] (batching). Guards on every operation: [`limits`],
-//! [`identity`], [`nulls`].
+//! [`identity`], [`principal`] (apps' tokens call `appAnalytics` only), [`nulls`].
 mod accounts;
 mod analytics;
+mod apps;
 mod connection;
 mod context;
 mod creator_analytics;
@@ -22,6 +24,7 @@ mod nodes;
 mod nulls;
 mod objects;
 mod prefetch;
+mod principal;
 mod social;
 mod trends;
 mod videos;
@@ -46,6 +49,7 @@ pub struct Query(
     videos::VideosQuery,
     creator_analytics::CreatorAnalyticsQuery,
     trends::TrendsQuery,
+    apps::AppAnalyticsQuery,
 );
 
 // Every mutation but `signUp`, `logIn` and `provisionAccount` needs a signed-in viewer;
@@ -58,6 +62,7 @@ pub struct Mutation(
     videos::VideosMutation,
     likes::LikesMutation,
     analytics::AnalyticsMutation,
+    apps::AppsMutation,
 );
 
 /// The schema type.
@@ -85,6 +90,7 @@ pub fn build_schema(
     builder
         .extension(nulls::NullPropagation)
         .extension(identity::UnlinkedIdentityGuard)
+        .extension(principal::PrincipalGuard)
         .data(tokens)
         .data(ids)
         .data(cursors)

@@ -16,6 +16,7 @@ use async_graphql::{
 use super::{
     accounts::UserProfile,
     analytics::VideoAnalytics,
+    apps::{own_client, ApiClient, UserApps},
     context::{db, ids, viewer},
     likes::{UserLikes, VideoLikes},
     nodes,
@@ -29,7 +30,7 @@ use crate::{domain, error::AppError, ids::Kind};
 /// An account as a viewer sees it.
 #[derive(MergedObject)]
 #[graphql(name = "User")]
-pub struct UserObject(UserProfile, UserSocial, UserVideos, UserLikes);
+pub struct UserObject(UserProfile, UserSocial, UserVideos, UserLikes, UserApps);
 
 impl From<&nodes::User> for UserObject {
     fn from(u: &nodes::User) -> Self {
@@ -39,6 +40,7 @@ impl From<&nodes::User> for UserObject {
             UserSocial(u.clone()),
             UserVideos(u.clone()),
             UserLikes(u.clone()),
+            UserApps(u.clone()),
         )
     }
 }
@@ -104,6 +106,7 @@ impl VideoObject {
 pub enum Node {
     User(UserObject),
     Video(VideoObject),
+    ApiClient(ApiClient),
 }
 
 /// The part of the query root that reads any node.
@@ -112,7 +115,8 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Any user or video by ID; `null` when absent or hidden from the viewer.
+    /// Any user, video or (for its creator) app by ID; `null` when absent or hidden from the
+    /// viewer.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let (kind, uuid) = ids(ctx)?
             .decode_any_id(&id)
@@ -126,6 +130,7 @@ impl NodeQuery {
                 .await?
                 .pop()
                 .map(|m| Node::Video(VideoObject::from(&nodes::Video::from(m)))),
+            Kind::ApiClient => own_client(ctx, uuid).await?.map(Node::ApiClient),
         })
     }
 }

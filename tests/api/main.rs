@@ -10,6 +10,7 @@ mod analytics_creator;
 // against it too).
 #[allow(clippy::type_complexity, clippy::collapsible_match)]
 mod analytics_props;
+mod apps;
 mod batching;
 mod clock;
 mod concurrency;

@@ -465,6 +465,8 @@ async fn every_bucket_refills_after_its_period() {
             rate_auth_burst: 1,
             rate_login_handle: rate,
             rate_login_handle_burst: 1,
+            rate_oauth: rate,
+            rate_oauth_burst: 1,
             trusted_proxies: 0,
         }
     })
