@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::token::{refusal, DEFAULT_LEEWAY_SECS, ISSUER};
+use super::token::{refusal, validation, ISSUER};
 use crate::{
     error::{AppError, AppResult},
     ids::{IdCodec, Kind},
@@ -64,12 +64,7 @@ impl AppTokens {
         Hkdf::<Sha256>::new(None, secret)
             .expand(b"tally/app-access-tokens/hs256", &mut key)
             .map_err(|e| anyhow::anyhow!("deriving the app token key: {e}"))?;
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = DEFAULT_LEEWAY_SECS;
-        validation.validate_nbf = true;
+        let validation = validation(AUDIENCE);
         Ok(AppTokens {
             encoding: EncodingKey::from_secret(&key)?,
             decoding: DecodingKey::from_secret(&key)?,

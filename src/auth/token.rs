@@ -18,6 +18,18 @@ pub const AUDIENCE: &str = "tally-api";
 /// Clock leeway on `exp` and `nbf` unless configured otherwise.
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 
+/// How the service checks its HS256 tokens for `audience`: the algorithm pinned, `exp`,
+/// `iss`, `aud` and `sub` required, `nbf` checked, [`DEFAULT_LEEWAY_SECS`] of leeway.
+pub(super) fn validation(audience: &str) -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = DEFAULT_LEEWAY_SECS;
+    validation.validate_nbf = true;
+    validation
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
@@ -41,12 +53,7 @@ impl Tokens {
     /// Tokens signed with `secret`, valid for `ttl`, naming accounts by their API ID
     /// (encrypted with `ids`).
     pub fn new(secret: &[u8], ttl: Duration, ids: IdCodec) -> anyhow::Result<Self> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = DEFAULT_LEEWAY_SECS;
-        validation.validate_nbf = true;
+        let validation = validation(AUDIENCE);
         Ok(Tokens {
             encoding: EncodingKey::from_secret(secret)?,
             decoding: DecodingKey::from_secret(secret)?,
