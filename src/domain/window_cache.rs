@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::hold::{hold, Hold};
 use crate::{
-    db::{self, col, Sql},
+    db::{self, col, Frag, Sql},
     error::{AppError, AppResult},
     frag,
 };
@@ -112,25 +112,13 @@ where
     let value = compute.await?;
     let body = serde_json::to_vec(&value).map_err(AppError::internal)?;
     let mut q = Sql::default();
-    let (b, c, p, f, t, k) = (
-        q.bind(body),
-        q.bind(key.creator),
-        q.bind(part.name()),
-        q.bind(key.from),
-        q.bind(key.to),
-        q.bind(token),
-    );
+    let (b, k) = (q.bind(body), q.bind(token));
+    let row = row_of(&mut q, key, part);
     q.append(frag![
         "UPDATE analytics_windows SET body = ",
         b,
-        " WHERE creator_id = ",
-        c,
-        " AND part = ",
-        p,
-        " AND to_day = ",
-        t,
-        " AND from_day = ",
-        f,
+        " WHERE ",
+        row,
         " AND token = ",
         k
     ]);
@@ -189,4 +177,24 @@ async fn claim(db: &DatabaseConnection, key: Key, part: Part) -> AppResult<Uuid>
     })
     .await?;
     Ok(token)
+}
+
+/// The condition that picks the row of `part` of `key` (its primary key).
+fn row_of(q: &mut Sql, key: Key, part: Part) -> Frag {
+    let (c, p, t, f) = (
+        q.bind(key.creator),
+        q.bind(part.name()),
+        q.bind(key.to),
+        q.bind(key.from),
+    );
+    frag![
+        "creator_id = ",
+        c,
+        " AND part = ",
+        p,
+        " AND to_day = ",
+        t,
+        " AND from_day = ",
+        f
+    ]
 }
