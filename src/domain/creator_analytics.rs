@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use entity::{demographics, AccountType, AgeBracket};
 use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection};
 use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
@@ -77,9 +78,86 @@ impl Window {
     }
 }
 
-/// The window parts stored for `creator` over `w` ([`window_cache`]), read once per answer.
-pub async fn stored(db: &impl ConnectionTrait, creator: Creator, w: Window) -> AppResult<Stored> {
-    Stored::load(db, w.of(creator)).await
+/// What one answer about a creator's window reads: each read at most once, and only when
+/// a field needs it (the first that needs a cached part loads them all, one statement).
+/// `creatorAnalytics` and `appAnalytics` both answer from one of these.
+#[derive(Debug)]
+pub struct WindowReads {
+    pub creator: Creator,
+    pub window: Window,
+    /// The current year, for the age brackets.
+    pub year: i32,
+    pub thresholds: Thresholds,
+    stored: OnceCell<Stored>,
+    series: OnceCell<Series>,
+    videos: OnceCell<Vec<VideoInWindow>>,
+    followers: OnceCell<Population>,
+}
+
+impl WindowReads {
+    /// Nothing read yet.
+    pub fn new(creator: Creator, window: Window, year: i32, thresholds: Thresholds) -> Self {
+        WindowReads {
+            creator,
+            window,
+            year,
+            thresholds,
+            stored: OnceCell::new(),
+            series: OnceCell::new(),
+            videos: OnceCell::new(),
+            followers: OnceCell::new(),
+        }
+    }
+
+    /// The window's cached parts ([`window_cache`]).
+    async fn stored(&self, db: &DatabaseConnection) -> AppResult<&Stored> {
+        self.stored
+            .get_or_try_init(|| Stored::load(db, self.window.of(self.creator)))
+            .await
+    }
+
+    /// Totals, daily and peak hours.
+    pub async fn series(&self, db: &DatabaseConnection) -> AppResult<&Series> {
+        let stored = self.stored(db).await?;
+        self.series
+            .get_or_try_init(|| series(db, stored, self.creator, self.window))
+            .await
+    }
+
+    /// Every current video of the creator with its window's figures.
+    pub async fn videos(&self, db: &DatabaseConnection) -> AppResult<&[VideoInWindow]> {
+        let stored = self.stored(db).await?;
+        Ok(self
+            .videos
+            .get_or_try_init(|| videos_in_window(db, stored, self.creator, self.window))
+            .await?)
+    }
+
+    /// The breakdown of the window's distinct signed-in viewers.
+    pub async fn viewers(&self, db: &DatabaseConnection) -> AppResult<Breakdown> {
+        let stored = self.stored(db).await?;
+        viewers(db, stored, self.creator, self.window, self.thresholds).await
+    }
+
+    /// The breakdown of the window's distinct likers.
+    pub async fn likers(&self, db: &DatabaseConnection) -> AppResult<Breakdown> {
+        let stored = self.stored(db).await?;
+        let likers = likers(db, stored, self.creator, self.window).await?;
+        Ok(population_breakdown(&likers, self.year, self.thresholds))
+    }
+
+    /// The creator's current followers.
+    pub async fn followers(&self, db: &DatabaseConnection) -> AppResult<&Population> {
+        self.followers
+            .get_or_try_init(|| followers(db, self.creator))
+            .await
+    }
+
+    /// The breakdown of the creator's current followers.
+    pub async fn follower_breakdown(&self, db: &DatabaseConnection) -> AppResult<Breakdown> {
+        let followers = self.followers(db).await?;
+        Ok(population_breakdown(followers, self.year, self.thresholds))
+    }
 }
 
 /// The figures of `creator_hours` over some hours.
@@ -116,7 +194,7 @@ pub struct Series {
 }
 
 /// The creator's [`Series`] over `w`: `stored`, else computed and kept.
-pub async fn series(
+async fn series(
     db: &DatabaseConnection,
     stored: &Stored,
     creator: Creator,
@@ -199,7 +277,7 @@ const COLUMNS: [&str; 7] = [
 ];
 
 /// The creator's current (approved) followers, from `follower_demographics`.
-pub async fn followers(db: &impl ConnectionTrait, creator: Creator) -> AppResult<Population> {
+async fn followers(db: &impl ConnectionTrait, creator: Creator) -> AppResult<Population> {
     let mut q = Sql::default();
     let c = q.bind(creator.0);
     q.append(frag![
@@ -230,11 +308,6 @@ pub async fn followers(db: &impl ConnectionTrait, creator: Creator) -> AppResult
             .insert(col(&row, "key")?, n);
     }
     Ok(out)
-}
-
-/// The number of the creator's current followers.
-pub async fn follower_count(db: &impl ConnectionTrait, creator: Creator) -> AppResult<i64> {
-    Ok(followers(db, creator).await?.accounts)
 }
 
 /// A [`Population`]'s buckets as breakdown dimensions: birth years as age brackets in
@@ -279,7 +352,7 @@ pub struct ViewerCounts {
 
 /// The breakdown of the distinct signed-in viewers of the window under the thresholds,
 /// from the [`ViewerCounts`] `stored`, else computed and kept.
-pub async fn viewers(
+async fn viewers(
     db: &DatabaseConnection,
     stored: &Stored,
     creator: Creator,
@@ -376,7 +449,7 @@ async fn viewer_counts(
 
 /// The creator's likers over the window ([`liker_rollup::likers`]): `stored`, else
 /// computed (the rollup's days closed first, which is a rollup write of its own) and kept.
-pub async fn likers(
+async fn likers(
     db: &DatabaseConnection,
     stored: &Stored,
     creator: Creator,
@@ -388,7 +461,7 @@ pub async fn likers(
     liker_rollup::close_through(db, creator.0, w.to).await?;
     let p = window_cache::compute(db, w.of(creator), Part::Likers, async {
         Ok(StoredPopulation::from(
-            &liker_rollup::likers(db, creator.0, w.from, w.to).await?,
+            &liker_rollup::closed_likers(db, creator.0, w.from, w.to).await?,
         ))
     })
     .await?;
@@ -458,7 +531,7 @@ type VideoSums = (Uuid, i64, i64, i64, i64);
 
 /// Every current video of the creator with its window's figures: the videos by author,
 /// each with its sums `stored` for the window (else computed and kept).
-pub async fn videos_in_window(
+async fn videos_in_window(
     db: &DatabaseConnection,
     stored: &Stored,
     creator: Creator,

@@ -191,6 +191,16 @@ pub async fn likers(
     to: i32,
 ) -> AppResult<Population> {
     close_through(db, creator, to).await?;
+    closed_likers(db, creator, from, to).await
+}
+
+/// [`likers`] of days already closed through `to` (by [`close_through`]): one range scan.
+pub async fn closed_likers(
+    db: &impl ConnectionTrait,
+    creator: Uuid,
+    from: i32,
+    to: i32,
+) -> AppResult<Population> {
     let mut q = Sql::default();
     let (c, f, t) = (q.bind(creator), q.bind(from), q.bind(to));
     q.append(frag![

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use tokio::sync::OnceCell;
 
 use super::{
     connection::datetime,
@@ -18,16 +17,13 @@ use super::{
 };
 use crate::{
     auth::app_token::AppGrant,
-    config::Thresholds,
     domain::{
         aggregates::Dimension,
         app_analytics::{self as aa, Asker, Figure},
         apps,
-        creator_analytics::{self as ca, Window},
+        creator_analytics::{self as ca, Window, WindowReads},
         dp::Noisy,
         privacy_budget::{self, Budget, MICRO},
-        rollups::Population,
-        window_cache::Stored,
         PublicUser,
     },
     error::AppError,
@@ -243,15 +239,11 @@ impl NoisyBreakdownObject {
     }
 }
 
-/// What one `appAnalytics` answer reads, each at most once, when a question needs it.
+/// What one `appAnalytics` answer asks and reads.
 struct Reads {
     asker: Asker,
     window: AnalyticsWindow,
-    year: i32,
-    thresholds: Thresholds,
-    stored: OnceCell<Stored>,
-    series: OnceCell<ca::Series>,
-    followers: OnceCell<Population>,
+    reads: WindowReads,
 }
 
 /// The granting creator's aggregates over a window, as its app may see them.
@@ -259,29 +251,6 @@ struct Reads {
 pub struct AppAnalytics(Arc<Reads>);
 
 impl AppAnalytics {
-    async fn stored(&self, ctx: &Context<'_>) -> Result<&Stored> {
-        let r = &self.0;
-        r.stored
-            .get_or_try_init(|| async {
-                Ok::<_, async_graphql::Error>(
-                    ca::stored(db(ctx)?, r.asker.creator, r.asker.window).await?,
-                )
-            })
-            .await
-    }
-
-    async fn series(&self, ctx: &Context<'_>) -> Result<&ca::Series> {
-        let r = &self.0;
-        let stored = self.stored(ctx).await?;
-        r.series
-            .get_or_try_init(|| async {
-                Ok::<_, async_graphql::Error>(
-                    ca::series(db(ctx)?, stored, r.asker.creator, r.asker.window).await?,
-                )
-            })
-            .await
-    }
-
     /// A total of the window's series, noisy.
     async fn total(
         &self,
@@ -289,13 +258,9 @@ impl AppAnalytics {
         figure: Figure,
         pick: fn(&ca::Figures) -> i64,
     ) -> Result<NoisyCount> {
-        let exact = async {
-            let series = self.series(ctx).await.map_err(internal)?;
-            Ok(pick(&series.totals))
-        };
-        Ok(aa::total(db(ctx)?, &self.0.asker, figure, exact)
-            .await?
-            .into())
+        let db = db(ctx)?;
+        let exact = async { Ok(pick(&self.0.reads.series(db).await?.totals)) };
+        Ok(aa::total(db, &self.0.asker, figure, exact).await?.into())
     }
 
     /// (views, likes) of each of `slots` of the window's series, noisy.
@@ -305,21 +270,14 @@ impl AppAnalytics {
         figure: Figure,
         slots: fn(&ca::Series) -> Vec<(i64, i64)>,
     ) -> Result<Vec<(NoisyCount, NoisyCount)>> {
-        let exact = async {
-            let series = self.series(ctx).await.map_err(internal)?;
-            Ok(slots(series))
-        };
-        Ok(aa::series(db(ctx)?, &self.0.asker, figure, exact)
+        let db = db(ctx)?;
+        let exact = async { Ok(slots(self.0.reads.series(db).await?)) };
+        Ok(aa::series(db, &self.0.asker, figure, exact)
             .await?
             .into_iter()
             .map(|(v, l)| (v.into(), l.into()))
             .collect())
     }
-}
-
-/// A GraphQL error of a read inside a domain computation (already coded and logged).
-fn internal(e: async_graphql::Error) -> AppError {
-    AppError::internal(anyhow::anyhow!("{}", e.message))
 }
 
 /// The granting creator's aggregates over a window, every count noisy (one question per
@@ -425,39 +383,21 @@ pub struct NoisyAudience(AppAnalytics);
 #[Object]
 impl NoisyAudience {
     async fn viewers(&self, ctx: &Context<'_>) -> Result<NoisyBreakdownObject> {
-        let r = &self.0 .0;
-        let exact = async {
-            let stored = self.0.stored(ctx).await.map_err(internal)?;
-            let db = db(ctx).map_err(internal)?;
-            ca::viewers(db, stored, r.asker.creator, r.asker.window, r.thresholds).await
-        };
-        let b = aa::breakdown(db(ctx)?, &r.asker, Figure::Viewers, exact).await?;
+        let (r, db) = (&self.0 .0, db(ctx)?);
+        let b = aa::breakdown(db, &r.asker, Figure::Viewers, r.reads.viewers(db)).await?;
         Ok(NoisyBreakdownObject::of(b, true))
     }
 
     async fn likers(&self, ctx: &Context<'_>) -> Result<NoisyBreakdownObject> {
-        let r = &self.0 .0;
-        let exact = async {
-            let stored = self.0.stored(ctx).await.map_err(internal)?;
-            let db = db(ctx).map_err(internal)?;
-            let likers = ca::likers(db, stored, r.asker.creator, r.asker.window).await?;
-            Ok(ca::population_breakdown(&likers, r.year, r.thresholds))
-        };
-        let b = aa::breakdown(db(ctx)?, &r.asker, Figure::Likers, exact).await?;
+        let (r, db) = (&self.0 .0, db(ctx)?);
+        let b = aa::breakdown(db, &r.asker, Figure::Likers, r.reads.likers(db)).await?;
         Ok(NoisyBreakdownObject::of(b, false))
     }
 
     async fn followers(&self, ctx: &Context<'_>) -> Result<NoisyBreakdownObject> {
-        let r = &self.0 .0;
-        let exact = async {
-            let db = db(ctx).map_err(internal)?;
-            let followers = r
-                .followers
-                .get_or_try_init(|| ca::followers(db, r.asker.creator))
-                .await?;
-            Ok(ca::population_breakdown(followers, r.year, r.thresholds))
-        };
-        let b = aa::breakdown(db(ctx)?, &r.asker, Figure::Followers, exact).await?;
+        let (r, db) = (&self.0 .0, db(ctx)?);
+        let exact = r.reads.follower_breakdown(db);
+        let b = aa::breakdown(db, &r.asker, Figure::Followers, exact).await?;
         Ok(NoisyBreakdownObject::of(b, false))
     }
 }
@@ -484,20 +424,17 @@ impl AppAnalyticsQuery {
         let creator = ca::creator(db(ctx)?, Some(creator)).await?;
         let clock = clock(ctx);
         let now_us = clock.now_us();
+        let window_days = Window::last(window.days(), now_us);
         Ok(AppAnalytics(Arc::new(Reads {
             asker: Asker {
                 client,
                 creator,
-                window: Window::last(window.days(), now_us),
+                window: window_days,
                 now_us,
                 budget: Budget::of(&app_settings(ctx)),
             },
             window,
-            year: clock.year(),
-            thresholds: thresholds(ctx),
-            stored: OnceCell::new(),
-            series: OnceCell::new(),
-            followers: OnceCell::new(),
+            reads: WindowReads::new(creator, window_days, clock.year(), thresholds(ctx)),
         })))
     }
 }

@@ -10,7 +10,6 @@ use async_graphql::{
     ScalarType, SimpleObject, Value,
 };
 use chrono::NaiveDate;
-use tokio::sync::OnceCell;
 
 use super::{
     connection::int,
@@ -19,18 +18,13 @@ use super::{
     loaders::{gql, RequestLoader},
     nodes::Video,
 };
-use crate::{
-    config::Thresholds,
-    domain::{
-        self,
-        aggregates::{self, Dimension},
-        creator_analytics::{
-            self as ca, check_first, Creator, Figures, Ranking, Series, VideoInWindow, Window,
-        },
-        rollups::Population,
-        visible::{VideoId, Visible},
-        window_cache::Stored,
+use crate::domain::{
+    self,
+    aggregates::{self, Dimension},
+    creator_analytics::{
+        self as ca, check_first, Figures, Ranking, Series, VideoInWindow, Window, WindowReads,
     },
+    visible::{VideoId, Visible},
 };
 
 /// A UTC calendar day, `YYYY-MM-DD`.
@@ -228,29 +222,16 @@ pub struct AudienceAnalytics(CreatorAnalytics);
 #[Object]
 impl AudienceAnalytics {
     async fn viewers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
-        let r = &self.0 .0;
-        let stored = self.0.stored(ctx).await?;
-        let b = ca::viewers(db(ctx)?, stored, r.creator, r.days, r.thresholds).await?;
-        Ok(Breakdown::of(b, true))
+        Ok(Breakdown::of(self.0.reads().viewers(db(ctx)?).await?, true))
     }
 
     async fn likers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
-        let r = &self.0 .0;
-        let stored = self.0.stored(ctx).await?;
-        let likers = ca::likers(db(ctx)?, stored, r.creator, r.days).await?;
-        Ok(Breakdown::of(
-            ca::population_breakdown(&likers, r.year, r.thresholds),
-            false,
-        ))
+        Ok(Breakdown::of(self.0.reads().likers(db(ctx)?).await?, false))
     }
 
     async fn followers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
-        let r = &self.0 .0;
-        let followers = self.0.followers(ctx).await?;
-        Ok(Breakdown::of(
-            ca::population_breakdown(followers, r.year, r.thresholds),
-            false,
-        ))
+        let b = self.0.reads().follower_breakdown(db(ctx)?).await?;
+        Ok(Breakdown::of(b, false))
     }
 }
 
@@ -370,66 +351,21 @@ pub async fn stats_of(ctx: &Context<'_>, video: &Video) -> Result<Option<VideoSt
     loaders(ctx)?.load_one(StatsOf(video.id(), now)).await
 }
 
-/// What one `creatorAnalytics` answer reads, each at most once, when a field asks.
-struct Reads {
-    creator: Creator,
-    window: AnalyticsWindow,
-    days: Window,
-    year: i32,
-    thresholds: Thresholds,
-    stored: OnceCell<Stored>,
-    series: OnceCell<Series>,
-    videos: OnceCell<Vec<VideoInWindow>>,
-    followers: OnceCell<Population>,
-}
-
 /// The signed-in creator's analytics over a window.
 #[derive(Clone)]
-pub struct CreatorAnalytics(Arc<Reads>);
+pub struct CreatorAnalytics(Arc<(AnalyticsWindow, WindowReads)>);
 
 impl CreatorAnalytics {
-    /// The window's cached parts, read once (one statement) by the first field that needs
-    /// one.
-    async fn stored(&self, ctx: &Context<'_>) -> Result<&Stored> {
-        let r = &self.0;
-        r.stored
-            .get_or_try_init(|| async {
-                Ok::<_, async_graphql::Error>(ca::stored(db(ctx)?, r.creator, r.days).await?)
-            })
-            .await
+    fn reads(&self) -> &WindowReads {
+        &self.0 .1
     }
 
     async fn series(&self, ctx: &Context<'_>) -> Result<&Series> {
-        let r = &self.0;
-        let stored = self.stored(ctx).await?;
-        r.series
-            .get_or_try_init(|| async {
-                Ok::<_, async_graphql::Error>(
-                    ca::series(db(ctx)?, stored, r.creator, r.days).await?,
-                )
-            })
-            .await
+        Ok(self.reads().series(db(ctx)?).await?)
     }
 
     async fn videos(&self, ctx: &Context<'_>) -> Result<&[VideoInWindow]> {
-        let r = &self.0;
-        let stored = self.stored(ctx).await?;
-        Ok(r.videos
-            .get_or_try_init(|| async {
-                Ok::<_, async_graphql::Error>(
-                    ca::videos_in_window(db(ctx)?, stored, r.creator, r.days).await?,
-                )
-            })
-            .await?)
-    }
-
-    async fn followers(&self, ctx: &Context<'_>) -> Result<&Population> {
-        let r = &self.0;
-        r.followers
-            .get_or_try_init(|| async {
-                Ok::<_, async_graphql::Error>(ca::followers(db(ctx)?, r.creator).await?)
-            })
-            .await
+        Ok(self.reads().videos(db(ctx)?).await?)
     }
 }
 
@@ -448,22 +384,22 @@ fn daily(day: i32, f: &Figures) -> DailyStats {
 #[Object]
 impl CreatorAnalytics {
     async fn window(&self) -> AnalyticsWindow {
-        self.0.window
+        self.0 .0
     }
 
     /// The first day of the window.
     async fn from(&self) -> Date {
-        Date::of(self.0.days.from)
+        Date::of(self.reads().window.from)
     }
 
     /// The last complete UTC day.
     async fn to(&self) -> Date {
-        Date::of(self.0.days.to)
+        Date::of(self.reads().window.to)
     }
 
     async fn totals(&self, ctx: &Context<'_>) -> Result<AnalyticsTotals> {
         let t = self.series(ctx).await?.totals;
-        let followers = self.followers(ctx).await?.accounts;
+        let followers = self.reads().followers(db(ctx)?).await?.accounts;
         Ok(AnalyticsTotals {
             views: int(t.views),
             likes: int(t.likes),
@@ -520,7 +456,7 @@ impl CreatorAnalytics {
             VideoRanking::EngagementRate => Ranking::EngagementRate,
         };
         let ids = ca::top_videos(self.videos(ctx).await?, by, first);
-        let me = self.0.creator.id();
+        let me = self.reads().creator.id();
         let mut found: HashMap<uuid::Uuid, Video> =
             domain::videos::visible_videos(db(ctx)?, Some(me), &ids)
                 .await?
@@ -593,16 +529,8 @@ impl CreatorAnalyticsQuery {
     ) -> Result<CreatorAnalytics> {
         let creator = ca::creator(db(ctx)?, viewer(ctx).id()).await?;
         let clock = clock(ctx);
-        Ok(CreatorAnalytics(Arc::new(Reads {
-            creator,
-            window,
-            days: Window::last(window.days(), clock.now_us()),
-            year: clock.year(),
-            thresholds: thresholds(ctx),
-            stored: OnceCell::new(),
-            series: OnceCell::new(),
-            videos: OnceCell::new(),
-            followers: OnceCell::new(),
-        })))
+        let days = Window::last(window.days(), clock.now_us());
+        let reads = WindowReads::new(creator, days, clock.year(), thresholds(ctx));
+        Ok(CreatorAnalytics(Arc::new((window, reads))))
     }
 }
