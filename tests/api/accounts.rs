@@ -293,6 +293,38 @@ async fn http_expired_token_is_401() {
 }
 
 #[tokio::test]
+async fn http_token_without_a_live_session_is_401() {
+    let (app, alice) = app_with_account("alice").await;
+    let token = sign(&claims_with(alice, "sid", None));
+    assert_refused(&app, &format!("Bearer {token}"), "no sid").await;
+    let never = crate::helpers::sid_of(Uuid::now_v7());
+    let token = sign(&claims_with(alice, "sid", Some(json!(never))));
+    assert_refused(&app, &format!("Bearer {token}"), "a session never started").await;
+    let token = sign(&claims_with(alice, "sid", Some(json!(uid(alice)))));
+    assert_refused(&app, &format!("Bearer {token}"), "a user ID as sid").await;
+    // Another account's live session does not sign this one in.
+    let bob = insert_account(
+        &app.db,
+        "bob",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
+    crate::helpers::insert_session(&app.db, bob).await;
+    let token = sign(&claims_with(
+        alice,
+        "sid",
+        Some(json!(crate::helpers::sid_of(bob))),
+    ));
+    assert_refused(
+        &app,
+        &format!("Bearer {token}"),
+        "another account's session",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn http_token_not_yet_valid_is_401() {
     let (app, alice) = app_with_account("alice").await;
     let nbf = Utc::now().timestamp() + 3600;

@@ -826,3 +826,33 @@ fn a_jwks_file_needs_an_issuer_and_an_audience() {
     assert_eq!(default.leeway_secs, 30);
     assert!(default.identity_provider.is_none());
 }
+
+#[tokio::test]
+async fn identity_provider_tokens_have_no_session_and_keep_working() {
+    let app = app_with_linked_subject().await;
+    let token = sign(&rsa_2025(), &claims("idp|known"));
+    let (status, body) = app
+        .gql(Some(&token), "mutation { logOut }", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["logOut"], false, "no session to end: {body}");
+    let (_, body) = app
+        .gql(
+            Some(&token),
+            "{ viewer { handle sessions { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["viewer"],
+        json!({ "handle": "known", "sessions": [] }),
+        "{body}"
+    );
+    let change = "mutation { changePassword(oldPassword: \"\", newPassword: \"password123\") }";
+    let (_, body) = app.gql(Some(&token), change, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "oldPassword",
+        "no password to change: {body}"
+    );
+    assert_viewer(&app, &token, "known", "still signed in").await;
+}
