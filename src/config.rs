@@ -68,14 +68,19 @@ pub struct Config {
     /// PostgreSQL. Changing it changes every ID and cursor.
     #[arg(long, env = "TALLY_ID_KEY", hide_env_values = true, global = true)]
     pub id_key: Option<String>,
-    /// Lifetime of issued tokens, in hours.
-    #[arg(
-        long,
-        env = "TALLY_TOKEN_TTL_HOURS",
-        default_value_t = 24,
-        global = true
-    )]
-    pub token_ttl_hours: i64,
+    /// Lifetime of access tokens, in minutes (1–1,440).
+    #[arg(long, env = "TALLY_TOKEN_TTL_MINUTES", global = true,
+          value_parser = clap::value_parser!(i64).range(1..=1440))]
+    pub token_ttl_minutes: Option<i64>,
+    /// Deprecated: the lifetime of access tokens in hours, from before refresh tokens. Used
+    /// only when `TALLY_TOKEN_TTL_MINUTES` is not set (then with a warning).
+    #[arg(long, env = "TALLY_TOKEN_TTL_HOURS", global = true, hide = true,
+          value_parser = clap::value_parser!(i64).range(1..=24))]
+    pub token_ttl_hours: Option<i64>,
+    /// Lifetime of refresh tokens, in days (1–365); each refresh starts a new one.
+    #[arg(long, env = "TALLY_REFRESH_TTL_DAYS", default_value_t = crate::auth::token::DEFAULT_REFRESH_TTL_DAYS,
+          global = true, value_parser = clap::value_parser!(i64).range(1..=365))]
+    pub refresh_ttl_days: i64,
     /// Fill an empty database with a small demo world and print tokens for two of its accounts.
     #[arg(long, env = "TALLY_DEMO", global = true)]
     pub demo: bool,
@@ -207,6 +212,10 @@ pub struct Limits {
     /// After SIGTERM, seconds in-flight requests get to finish before they are dropped.
     #[arg(long, env = "TALLY_SHUTDOWN_TIMEOUT_SECS", default_value_t = Limits::default().shutdown_timeout_secs, global = true)]
     pub shutdown_timeout_secs: u64,
+    /// Automatic persisted queries each instance keeps (least recently used evicted
+    /// first); `0` turns persisted queries off.
+    #[arg(long, env = "TALLY_PERSISTED_QUERIES", default_value_t = Limits::default().persisted_queries, global = true)]
+    pub persisted_queries: usize,
 }
 
 impl Default for Limits {
@@ -225,6 +234,7 @@ impl Default for Limits {
             graphiql_cdn: false,
             dashboard: true,
             shutdown_timeout_secs: 10,
+            persisted_queries: 1_000,
         }
     }
 }

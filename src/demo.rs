@@ -42,6 +42,7 @@ async fn account(
             birth_year: Some(1995),
             region: Some("EU".into()),
             language: Some("en".into()),
+            avatar_url: Some(format!("https://media.tally.example/avatars/{handle}.jpg")),
         },
         clock,
     )
@@ -110,6 +111,8 @@ pub async fn seed_and_print(
                 hashtags: vec!["dance".into(), "sunset".into()],
                 sound: Some("Golden Hour".into()),
                 duration_ms: Some(15_000),
+                media_url: "https://media.tally.example/maya/rooftop-dance.mp4".into(),
+                thumbnail_url: Some("https://media.tally.example/maya/rooftop-dance.jpg".into()),
             },
             clock.now_us(),
         )
@@ -123,6 +126,10 @@ pub async fn seed_and_print(
                 hashtags: vec!["bts".into()],
                 sound: None,
                 duration_ms: Some(42_000),
+                media_url: "https://media.tally.example/maya/behind-the-scenes.mp4".into(),
+                thumbnail_url: Some(
+                    "https://media.tally.example/maya/behind-the-scenes.jpg".into(),
+                ),
             },
             clock.now_us(),
         )
@@ -150,9 +157,22 @@ pub async fn seed_and_print(
             .await
             .map_err(fail("lookup"))?
         {
-            let (token, _) = tokens.issue(u.id).map_err(fail("token"))?;
+            let issued = crate::domain::sessions::start(
+                db,
+                u.id,
+                None,
+                clock.now_us(),
+                tokens.refresh_ttl(),
+            )
+            .await
+            .map_err(fail("session"))?;
+            let (token, expires) = tokens
+                .issue(u.id, issued.session, clock.now())
+                .map_err(fail("token"))?;
             println!(
-                "Token for @{handle} (HTTP header):\n  {{\"Authorization\": \"Bearer {token}\"}}"
+                "Token for @{handle} (HTTP header, valid until {}):\n  {{\"Authorization\": \"Bearer {token}\"}}\n  refresh token (refreshSession): {}",
+                expires.to_rfc3339(),
+                issued.refresh_token
             );
         }
     }

@@ -13,11 +13,13 @@ pub enum ErrorCode {
     RateLimited,
     Internal,
     BudgetExhausted,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
 }
 
 impl ErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -26,6 +28,8 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::BudgetExhausted,
+        ErrorCode::PersistedQueryNotFound,
+        ErrorCode::PersistedQueryNotSupported,
     ];
 
     /// The code as clients see it in `extensions.code`.
@@ -39,6 +43,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::BudgetExhausted => "BUDGET_EXHAUSTED",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
         }
     }
 }
@@ -84,6 +90,11 @@ pub enum AppError {
     BudgetExhausted {
         resets_at: chrono::DateTime<chrono::Utc>,
     },
+    /// A request named a persisted query by its hash alone, and this instance does not
+    /// have it: send the query with its hash once (Apollo clients do so on this code).
+    PersistedQueryNotFound,
+    /// Persisted queries are turned off (`TALLY_PERSISTED_QUERIES=0`): send the query.
+    PersistedQueryNotSupported,
 }
 
 impl AppError {
@@ -114,6 +125,9 @@ impl AppError {
                 "today's privacy budget is spent: new questions are answered again from {}",
                 resets_at.to_rfc3339()
             ),
+            // The messages Apollo's clients also recognise.
+            AppError::PersistedQueryNotFound => "PersistedQueryNotFound".to_owned(),
+            AppError::PersistedQueryNotSupported => "PersistedQueryNotSupported".to_owned(),
         }
     }
 
@@ -139,6 +153,8 @@ impl AppError {
             AppError::Timeout { .. } => ErrorCode::Internal,
             AppError::Internal(_) => ErrorCode::Internal,
             AppError::BudgetExhausted { .. } => ErrorCode::BudgetExhausted,
+            AppError::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
+            AppError::PersistedQueryNotSupported => ErrorCode::PersistedQueryNotSupported,
         }
     }
 }

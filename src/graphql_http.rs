@@ -152,7 +152,9 @@ pub fn check_content_type(value: Option<&HeaderValue>) -> Result<(), Refusal> {
 /// The parameters of one GraphQL request, with the types the specification gives them.
 #[derive(Deserialize)]
 struct Params {
-    query: String,
+    /// Absent only where `extensions.persistedQuery` names a stored document.
+    #[serde(default)]
+    query: Option<String>,
     #[serde(rename = "operationName", default)]
     operation_name: Option<String>,
     #[serde(default)]
@@ -163,7 +165,16 @@ struct Params {
 
 impl Params {
     fn into_request(self) -> Result<Request, String> {
-        let mut request = Request::new(self.query);
+        let persisted = self
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.contains_key("persistedQuery"));
+        let query = match self.query {
+            Some(query) => query,
+            None if persisted => String::new(),
+            None => return Err("missing field `query`".into()),
+        };
+        let mut request = Request::new(query);
         if let Some(name) = self.operation_name.filter(|n| !n.is_empty()) {
             request = request.operation_name(name);
         }
@@ -223,7 +234,10 @@ pub fn get_params(query_string: &str) -> Result<Request, String> {
             return Err(format!("`{name}` is given more than once"));
         }
     }
-    if !map.contains_key("query") {
+    let persisted = map
+        .get("extensions")
+        .is_some_and(|e| e.get("persistedQuery").is_some());
+    if !map.contains_key("query") && !persisted {
         return Err("a GET request to /graphql needs a `query` parameter".into());
     }
     Params::deserialize(Value::Object(map))

@@ -97,16 +97,19 @@ pub enum Kind {
     /// A third-party analytics app's client (its `id`, and the `client_id` of
     /// `POST /oauth/token`).
     ApiClient,
+    /// A signed-in session of an account (`User.sessions`, the `sid` of access tokens).
+    Session,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::User, Kind::Video, Kind::ApiClient];
+    const ALL: [Kind; 4] = [Kind::User, Kind::Video, Kind::ApiClient, Kind::Session];
 
     fn label(self) -> &'static str {
         match self {
             Kind::User => "user",
             Kind::Video => "video",
             Kind::ApiClient => "api-client",
+            Kind::Session => "session",
         }
     }
 }
@@ -166,7 +169,7 @@ impl KindKeys {
 /// in [`crate::auth::token::Tokens`], whose `sub` is the user's ID).
 #[derive(Clone)]
 pub struct IdCodec {
-    keys: Arc<[KindKeys; 3]>,
+    keys: Arc<[KindKeys; 4]>,
 }
 
 impl fmt::Debug for IdCodec {

@@ -16,7 +16,11 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{app_token::AppTokens, token::Tokens, AuthSettings, Authenticator, Credentials},
+    auth::{
+        app_token::AppTokens,
+        token::{self, Tokens},
+        AuthSettings, Authenticator, Credentials,
+    },
     clock::Clock,
     config::{AppSettings, Config, Limits, RateLimits, Thresholds},
     cors::CorsOrigins,
@@ -26,7 +30,9 @@ use crate::{
         sketch::{SketchBuffer, SketchKey},
     },
     error::{AppError, ErrorCode},
-    graphql::{build_schema, operation_type, request_data, AppSchema, Executed},
+    graphql::{
+        build_schema_with, operation_type, request_data, AppSchema, Executed, PersistedQueries,
+    },
     graphql_http::{self, MediaType, Refusal, Wanted},
     ids::{CursorCodec, IdCodec},
     oauth::{self, TokenEndpoint},
@@ -44,8 +50,10 @@ pub struct Settings {
     pub db: DatabaseConnection,
     /// The token secret and the ID key.
     pub secrets: Secrets,
-    /// How long the service's own tokens last.
+    /// How long the service's own access tokens last.
     pub token_ttl: Duration,
+    /// How long a refresh token lasts (each refresh starts a new one).
+    pub refresh_ttl: Duration,
     /// Clock leeway and the identity provider, if any.
     pub auth: AuthSettings,
     /// Query, request and shutdown limits. On SIGTERM the server stops accepting, gives
@@ -68,14 +76,16 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// `db` served with `secrets` and otherwise the defaults: 24-hour tokens, the service's
+    /// `db` served with `secrets` and otherwise the defaults: 15-minute access tokens and
+    /// 60-day refresh tokens, the service's
     /// own tokens only, the production query limits, no rate limits, same-origin only, the
     /// system clock, no fold job, the production analytics thresholds and app settings.
     pub fn new(db: DatabaseConnection, secrets: Secrets) -> Self {
         Settings {
             db,
             secrets,
-            token_ttl: Duration::hours(24),
+            token_ttl: Duration::minutes(token::DEFAULT_ACCESS_TTL_MINUTES),
+            refresh_ttl: Duration::days(token::DEFAULT_REFRESH_TTL_DAYS),
             auth: AuthSettings::default(),
             limits: Limits::default(),
             rate_limits: RateLimits::off(),
@@ -104,7 +114,8 @@ impl Settings {
         Ok(Settings {
             db,
             secrets: secret::resolve(config)?,
-            token_ttl: Duration::hours(config.token_ttl_hours),
+            token_ttl: access_ttl(config),
+            refresh_ttl: Duration::days(config.refresh_ttl_days),
             auth: AuthSettings::from_config(config)?,
             limits: config.limits,
             rate_limits: config.rate_limits,
@@ -114,6 +125,23 @@ impl Settings {
             thresholds: config.thresholds,
             apps: config.apps,
         })
+    }
+}
+
+/// The access tokens' lifetime `config` asks for: `TALLY_TOKEN_TTL_MINUTES`, else the
+/// deprecated `TALLY_TOKEN_TTL_HOURS` (with a warning: a long-lived access token is what
+/// refresh tokens replace), else 15 minutes.
+fn access_ttl(config: &Config) -> Duration {
+    match (config.token_ttl_minutes, config.token_ttl_hours) {
+        (Some(minutes), _) => Duration::minutes(minutes),
+        (None, Some(hours)) => {
+            tracing::warn!(
+                hours,
+                "TALLY_TOKEN_TTL_HOURS is deprecated: set TALLY_TOKEN_TTL_MINUTES (access tokens are short-lived; clients refresh them with refreshSession)"
+            );
+            Duration::hours(hours)
+        }
+        (None, None) => Duration::minutes(token::DEFAULT_ACCESS_TTL_MINUTES),
     }
 }
 
@@ -127,6 +155,8 @@ pub struct AppState {
     pub clock: Clock,
     pub thresholds: Thresholds,
     pub apps: AppSettings,
+    /// The schema's persisted queries (a `GET` naming one runs queries only, too).
+    pub persisted: PersistedQueries,
 }
 
 /// A built, bound, not yet running service.
@@ -159,6 +189,7 @@ impl Application {
             db,
             secrets,
             token_ttl,
+            refresh_ttl,
             auth,
             limits,
             rate_limits,
@@ -171,8 +202,9 @@ impl Application {
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let sketches = Arc::new(SketchBuffer::new(SketchKey::from_id_key(&secrets.id_key)));
         let ids = IdCodec::new(&secrets.id_key);
-        let tokens =
-            Tokens::new(&secrets.jwt_secret, token_ttl, ids.clone())?.with_leeway(auth.leeway_secs);
+        let tokens = Tokens::new(&secrets.jwt_secret, token_ttl, ids.clone())?
+            .with_leeway(auth.leeway_secs)
+            .with_refresh_ttl(refresh_ttl);
         let app_tokens = AppTokens::new(
             &secrets.jwt_secret,
             Duration::seconds(i64::try_from(apps.app_token_ttl_secs).unwrap_or(900)),
@@ -185,24 +217,28 @@ impl Application {
             ids: ids.clone(),
             rate_limiter: rate_limiter.clone(),
         });
-        let schema = build_schema(
+        let persisted = PersistedQueries::new(limits.persisted_queries);
+        let schema = build_schema_with(
             db.clone(),
             tokens.clone(),
             ids.clone(),
             CursorCodec::new(&secrets.id_key),
             sketches.clone(),
             &limits,
+            persisted.clone(),
         );
         let port = listener.local_addr()?.port();
         let state = Data::new(AppState {
             schema,
             db: db.clone(),
-            auth: Authenticator::new(tokens.clone(), app_tokens, auth.identity_provider),
+            auth: Authenticator::new(tokens.clone(), app_tokens, auth.identity_provider)
+                .with_clock(clock),
             limits,
             rate_limiter: rate_limiter.clone(),
             clock,
             thresholds,
             apps,
+            persisted,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -375,6 +411,7 @@ async fn graphql_get(state: Data<AppState>, http: HttpRequest) -> HttpResponse {
         Ok(request) => request,
         Err(message) => return rejected(media, StatusCode::BAD_REQUEST, message),
     };
+    state.persisted.fill(&mut request).await;
     if let Some(kind @ (OperationType::Mutation | OperationType::Subscription)) =
         operation_type(&mut request)
     {
@@ -403,6 +440,7 @@ async fn execute(
         viewer,
         subject,
         app,
+        session,
     } = match credentials_of(http, state).await {
         Ok(c) => c,
         Err(e) => return refused(e, &batch, media),
@@ -426,6 +464,10 @@ async fn execute(
             .data(marker);
         let r = match app {
             Some(grant) => r.data(grant),
+            None => r,
+        };
+        let r = match session {
+            Some(current) => r.data(current),
             None => r,
         };
         match &subject {

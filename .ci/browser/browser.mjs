@@ -361,7 +361,7 @@ async function dashboardCreator(browser, base, maya, truth) {
 
 async function dashboardPersonal(browser, base, ana, maya) {
   // Ana posts a video and Maya likes it: her dashboard has a video with a liker to show.
-  const posted = await data(base, ana, 'mutation { createVideo(input: {caption: "Ana at the beach"}) { id } }');
+  const posted = await data(base, ana, 'mutation { createVideo(input: {mediaUrl: "https://media.example.com/v.mp4", caption: "Ana at the beach"}) { id } }');
   await data(base, maya, 'mutation Like($id: ID!) { likeVideo(videoId: $id) { likeCount } }', { id: posted.createVideo.id });
   const forbidden = await graphql(base, ana, '{ creatorAnalytics { totals { views } } }');
   equal('the API answers FORBIDDEN to creatorAnalytics for @ana', forbidden.errors && forbidden.errors[0].extensions.code, 'FORBIDDEN');

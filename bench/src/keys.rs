@@ -1,5 +1,6 @@
 //! The secrets `tally-bench` starts the server with, and what the benchmark makes with them:
 //! API IDs, cursors and tokens the server accepts as its own.
+use sea_orm::DatabaseConnection;
 use tally::{
     auth::token::Tokens,
     ids::{CursorCodec, CursorKind, IdCodec, IdKey, Keyset, Kind},
@@ -33,9 +34,52 @@ pub fn encode_cursor(kind: CursorKind, keyset: Keyset) -> anyhow::Result<String>
         .or_message()
 }
 
-/// Issues the service's own tokens (the server runs with [`SECRET`]) for any account.
-pub fn token_issuer() -> anyhow::Result<impl Fn(Uuid) -> anyhow::Result<String>> {
+/// Issues the service's own access tokens (the server runs with [`SECRET`]) for any
+/// account, each in a new session of the account (the server refuses a token whose session
+/// is not in the database).
+pub struct TokenIssuer {
+    tokens: Tokens,
+    db: DatabaseConnection,
+}
+
+impl TokenIssuer {
+    /// An access token of `user`, valid for 24 hours, in a new session.
+    pub async fn token(&self, user: Uuid) -> anyhow::Result<String> {
+        let now = chrono::Utc::now();
+        let issued = tally::domain::sessions::start(
+            &self.db,
+            user,
+            None,
+            now.timestamp_micros(),
+            self.tokens.refresh_ttl(),
+        )
+        .await
+        .or_message()?;
+        self.tokens
+            .issue(user, issued.session, now)
+            .map(|(t, _)| t)
+            .or_message()
+    }
+
+    /// A token for each of `users`, in order.
+    pub async fn tokens(
+        &self,
+        users: impl IntoIterator<Item = Uuid>,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for user in users {
+            out.push(self.token(user).await?);
+        }
+        Ok(out)
+    }
+}
+
+/// The [`TokenIssuer`] of the accounts in `db`.
+pub fn token_issuer(db: &DatabaseConnection) -> anyhow::Result<TokenIssuer> {
     let ids = IdCodec::new(&id_key());
     let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(24), ids)?;
-    Ok(move |id: Uuid| tokens.issue(id).map(|(t, _)| t).or_message())
+    Ok(TokenIssuer {
+        tokens,
+        db: db.clone(),
+    })
 }

@@ -108,8 +108,8 @@ pub async fn run_scenarios(
     data: &Dataset,
     tag: &str,
 ) -> anyhow::Result<(Vec<Row>, Storm)> {
-    let token = token_issuer()?;
-    let viewer_token = token(data.viewer)?;
+    let token = token_issuer(db)?;
+    let viewer_token = token.token(data.viewer).await?;
     let likers_query = "query($id: ID!, $after: String) { video(id: $id) { visibleLikers(first: 20, after: $after) { \
         totalCount hiddenCount edges { likedAt node { handle } } pageInfo { hasNextPage endCursor } } } }";
     let req1 = PageRequest::new(20, None).or_message()?;
@@ -160,11 +160,7 @@ pub async fn run_scenarios(
     )?);
 
     // Like storm on a fresh video: every request a different account's first like.
-    let storm_tokens = data
-        .storm_users
-        .iter()
-        .map(|u| token(*u))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let storm_tokens = token.tokens(data.storm_users.iter().copied()).await?;
     let path = storm_script(
         &args.out,
         &storm_tokens,

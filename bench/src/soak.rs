@@ -69,20 +69,23 @@ async fn run_soak(
     secs: u64,
     server: &mut Server,
 ) -> anyhow::Result<SoakReport> {
-    let token = token_issuer()?;
-    let writers = data
-        .storm_users
-        .iter()
-        .take(args.soak_accounts.max(1))
-        .map(|u| token(*u))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let token = token_issuer(db)?;
+    let writers = token
+        .tokens(
+            data.storm_users
+                .iter()
+                .take(args.soak_accounts.max(1))
+                .copied(),
+        )
+        .await?;
+    let viewer = token.token(data.viewer).await?;
     let connections = 4u64;
     let threads = 2u64;
     let delay = pacing_delay_ms(connections, args.rate);
     let path = soak_script(
         &args.out,
         &SoakScript {
-            viewer: token(data.viewer)?,
+            viewer,
             writers,
             sized: data
                 .videos

@@ -51,7 +51,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let (url, db) = database::open(args, &tag, 4).await?;
     let n = args.timing_hidden;
     let w = seed_timing(&db, n).await?;
-    let paths = paths(&w)?;
+    let paths = paths(&w, &db).await?;
 
     let server = Server::start(args, &url).await?;
     let result = runs(args, &paths).await;
@@ -69,9 +69,12 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 
 /// The paths of the table, each with the two requests about the seeded accounts (and feed
 /// pages) hiding rows and hiding none.
-fn paths(w: &TimingWorld) -> anyhow::Result<Vec<TimingPath>> {
-    let token = token_issuer()?;
-    let stranger = Some(token(w.stranger)?);
+async fn paths(
+    w: &TimingWorld,
+    db: &sea_orm::DatabaseConnection,
+) -> anyhow::Result<Vec<TimingPath>> {
+    let token = token_issuer(db)?;
+    let stranger = Some(token.token(w.stranger).await?);
     let cursor = |k: Keyset| encode_cursor(CursorKind::Videos, k);
     let by_handle =
         |q: &str, handle: &str| serde_json::json!({ "query": q, "variables": { "h": handle } });

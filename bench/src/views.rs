@@ -85,6 +85,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         hashtags: vec![],
         sound: None,
         duration_ms: Some(15_000),
+        media_url: "https://media.example.com/v.mp4".into(),
+        thumbnail_url: None,
     };
     let video = create_video(&db, creator, input, now)
         .await
@@ -94,13 +96,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         .id;
     database::analyze(&db).await?;
     let server = Server::start(args, &url).await?;
-    let token = token_issuer()?;
-    let tokens: Arc<Vec<String>> = Arc::new(
-        accounts[1..]
-            .iter()
-            .map(|a| token(*a))
-            .collect::<anyhow::Result<_>>()?,
-    );
+    let token = token_issuer(&db)?;
+    let tokens: Arc<Vec<String>> = Arc::new(token.tokens(accounts[1..].iter().copied()).await?);
     let body =
         serde_json::json!({ "query": RECORD, "variables": { "v": encode_id(Kind::Video, video) } });
     let client = reqwest::Client::builder()

@@ -3,6 +3,8 @@ pub mod block;
 pub mod demographics;
 pub mod follow;
 pub mod like;
+pub mod refresh_token;
+pub mod session;
 pub mod user;
 pub mod video;
 pub mod video_like_counter;

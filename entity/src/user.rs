@@ -25,6 +25,8 @@ pub struct Model {
     /// accounts that sign in with a password.
     #[sea_orm(unique)]
     pub external_subject: Option<String>,
+    /// The account's picture (an absolute `https` URL), if any.
+    pub avatar_url: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -47,6 +49,7 @@ impl std::fmt::Debug for Model {
             .field("language", &self.language)
             .field("created_at", &self.created_at)
             .field("external_subject", &self.external_subject)
+            .field("avatar_url", &self.avatar_url)
             .finish()
     }
 }
@@ -70,6 +73,7 @@ mod tests {
             language: None,
             created_at: 0,
             external_subject: None,
+            avatar_url: None,
         };
         let shown = format!("{model:?} {model:#?}");
         assert!(

@@ -15,6 +15,11 @@ pub struct Model {
     pub created_at: i64,
     /// Length in milliseconds, as given to `createVideo`.
     pub duration_ms: Option<i32>,
+    /// Where the video plays from (an absolute `https` URL; empty for videos posted before
+    /// media URLs existed).
+    pub media_url: String,
+    /// Its still image, if any.
+    pub thumbnail_url: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261212_090000_liker_rollup;
 mod m20261212_093000_view_completions;
 mod m20261213_100000_analytics_windows;
 mod m20261214_110000_api_clients;
+mod m20261215_120000_sessions_and_media;
 
 /// The unique index of `users.external_subject`.
 pub use m20261130_004543_add_external_subject::INDEX as EXTERNAL_SUBJECT_INDEX;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_093000_view_completions::Migration),
             Box::new(m20261213_100000_analytics_windows::Migration),
             Box::new(m20261214_110000_api_clients::Migration),
+            Box::new(m20261215_120000_sessions_and_media::Migration),
         ]
     }
 }

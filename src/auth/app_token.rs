@@ -146,8 +146,13 @@ mod tests {
         };
         let app = apps.issue(grant, Utc::now()).expect("issue");
         assert_eq!(apps.verify(&app).ok(), Some(grant));
-        assert!(users.verify(&app).is_err(), "an app token is no user token");
-        let (user, _) = users.issue(grant.creator).expect("issue");
+        assert!(
+            users.verify(&app, Utc::now()).is_err(),
+            "an app token is no user token"
+        );
+        let (user, _) = users
+            .issue(grant.creator, Uuid::now_v7(), Utc::now())
+            .expect("issue");
         assert!(apps.verify(&user).is_err(), "a user token is no app token");
     }
 

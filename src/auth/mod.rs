@@ -9,12 +9,13 @@ pub mod token;
 use std::sync::Arc;
 
 use anyhow::bail;
-use entity::user;
+use entity::{session, user};
 use jsonwebtoken::decode_header;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
+    clock::Clock,
     config::Config,
     db::Sql,
     error::{AppError, AppResult},
@@ -22,7 +23,7 @@ use crate::{
 };
 use app_token::{AppGrant, AppTokens};
 use idp::{IdentityProvider, IdpClaims};
-use token::{refusal, Tokens, DEFAULT_LEEWAY_SECS};
+use token::{refusal, AccessClaims, Tokens, DEFAULT_LEEWAY_SECS};
 
 /// The viewer of a request: anonymous, or an account proven by a valid token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,9 @@ pub struct Credentials {
     /// Set for a third-party app's token (whose viewer is anonymous): the client and the
     /// creator who granted it.
     pub app: Option<AppGrant>,
+    /// Set for the service's own access token: the session it belongs to (live when the
+    /// request began).
+    pub session: Option<CurrentSession>,
 }
 
 impl Credentials {
@@ -62,14 +66,20 @@ impl Credentials {
         viewer: Viewer::ANONYMOUS,
         subject: None,
         app: None,
+        session: None,
     };
 }
+
+/// Request data of every request made with the service's own access token: its session
+/// (`logOut` ends it, `changePassword` keeps it, `User.sessions` marks it `current`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentSession(pub Uuid);
 
 /// Who a valid bearer token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// A Tally account (the service's own HS256 token).
-    Account(Uuid),
+    /// A Tally account in one of its sessions (the service's own HS256 token).
+    Account(AccessClaims),
     /// A subject (`sub`) of the identity provider, linked to an account or not yet.
     External(String),
     /// A third-party app: its client and the creator who made it (an app token).
@@ -141,11 +151,12 @@ pub struct Authenticator {
     tokens: Tokens,
     apps: AppTokens,
     identity_provider: Option<Arc<IdentityProvider>>,
+    clock: Clock,
 }
 
 impl Authenticator {
     /// The service's `tokens` and `apps` tokens (leeway already set) and, optionally, an
-    /// identity provider.
+    /// identity provider; the service's own tokens are checked against the system clock.
     pub fn new(
         tokens: Tokens,
         apps: AppTokens,
@@ -155,7 +166,15 @@ impl Authenticator {
             tokens,
             apps,
             identity_provider: identity_provider.map(Arc::new),
+            clock: Clock::System,
         }
+    }
+
+    /// The same, checking the service's own tokens and sessions against `clock` (the one
+    /// that issued them).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Who `token` speaks for, or `UNAUTHENTICATED` saying why not.
@@ -167,13 +186,16 @@ impl Authenticator {
         if header.typ.as_deref() == Some(app_token::TYPE) {
             return self.apps.verify(token).map(Principal::App);
         }
-        self.tokens.verify(token).map(Principal::Account)
+        self.tokens
+            .verify(token, self.clock.now())
+            .map(Principal::Account)
     }
 
     /// Who a request speaks for, from its `authorization` (the HTTP header's value, or the
     /// `authorization` entry of a WebSocket's `connection_init`): none is anonymous; one
-    /// that is not `Bearer <valid token>`, or whose token names an account that no longer
-    /// exists, is `UNAUTHENTICATED` (never silently anonymous). An identity-provider token
+    /// that is not `Bearer <valid token>`, or whose token names a session that has ended
+    /// (logged out, revoked, or its account deleted), is `UNAUTHENTICATED` (never silently
+    /// anonymous). An identity-provider token
     /// is the account linked to its subject and brings the subject along: with no linked
     /// account the viewer is anonymous and the subject may only provision one.
     pub async fn credentials(
@@ -197,22 +219,28 @@ impl Authenticator {
             }
         };
         match self.verify(token)? {
-            // A token outlives the account it names: one primary-key read tells, so that no
-            // request of a deleted account runs, reads included.
-            Principal::Account(id) => match account_exists(db, id).await? {
-                true => Ok(Credentials {
-                    viewer: Viewer(Some(id)),
-                    subject: None,
-                    app: None,
-                }),
-                false => Err(AppError::Unauthenticated(
-                    "the account of this token no longer exists".into(),
-                )),
-            },
+            // A token outlives its session, and the session its account: one primary-key
+            // read of the session tells both (an account's sessions go with it), so that no
+            // request of an ended session runs, reads included, on any instance.
+            Principal::Account(AccessClaims { user, session }) => {
+                match session_live(db, session, user, self.clock.now_us()).await? {
+                    true => Ok(Credentials {
+                        viewer: Viewer(Some(user)),
+                        subject: None,
+                        app: None,
+                        session: Some(CurrentSession(session)),
+                    }),
+                    false => Err(AppError::Unauthenticated(
+                        "the session of this token has ended (or its account no longer exists)"
+                            .into(),
+                    )),
+                }
+            }
             Principal::External(subject) => Ok(Credentials {
                 viewer: Viewer(account_linked_to(db, &subject).await?),
                 subject: Some(ExternalSubject(subject)),
                 app: None,
+                session: None,
             }),
             // Revocation takes effect at once: one primary-key read per request.
             Principal::App(grant) => match client_active(db, grant).await? {
@@ -220,6 +248,7 @@ impl Authenticator {
                     viewer: Viewer::ANONYMOUS,
                     subject: None,
                     app: Some(grant),
+                    session: None,
                 }),
                 false => Err(AppError::Unauthenticated(
                     "the app of this token was revoked".into(),
@@ -244,10 +273,20 @@ async fn client_active(db: &impl ConnectionTrait, grant: AppGrant) -> AppResult<
     Ok(q.one(db).await?.is_some())
 }
 
-async fn account_exists(db: &impl ConnectionTrait, id: Uuid) -> AppResult<bool> {
-    let found = user::Entity::find_by_id(id)
+/// Whether `session` of `user` is live at `now`: one read of `sessions` by primary key,
+/// the check every request with an access token makes. (Its account exists then too: an
+/// account's sessions go with it.)
+async fn session_live(
+    db: &impl ConnectionTrait,
+    session: Uuid,
+    user: Uuid,
+    now: i64,
+) -> AppResult<bool> {
+    let found = session::Entity::find_by_id(session)
         .select_only()
-        .column(user::Column::Id)
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user))
+        .filter(session::Column::ExpiresAt.gt(now))
         .into_tuple::<Uuid>()
         .one(db)
         .await?;

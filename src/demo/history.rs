@@ -185,6 +185,7 @@ pub async fn seed(
                 birth_year,
                 region: Some(region.to_owned()),
                 language: Some(language.to_owned()),
+                avatar_url: None,
             },
             made,
         )
@@ -219,6 +220,7 @@ pub async fn seed(
             birth_year: Some(1994),
             region: Some("DE".into()),
             language: Some("de".into()),
+            avatar_url: Some("https://media.tally.example/avatars/lena.moves.jpg".into()),
         },
         made,
     )
@@ -235,6 +237,11 @@ pub async fn seed(
                 hashtags: vec!["dance".into()],
                 sound: Some("Step Up".into()),
                 duration_ms: Some(15_000),
+                media_url: format!("https://media.tally.example/lena/drill-{}.mp4", k + 1),
+                thumbnail_url: Some(format!(
+                    "https://media.tally.example/lena/drill-{}.jpg",
+                    k + 1
+                )),
             },
             at(posted),
         )
@@ -289,6 +296,10 @@ pub async fn seed(
                         hashtags: tags.iter().map(|t| (*t).to_owned()).collect(),
                         sound: sound.map(str::to_owned),
                         duration_ms: Some(duration),
+                        media_url: format!("https://media.tally.example/maya/day-{day}.mp4"),
+                        thumbnail_url: Some(format!(
+                            "https://media.tally.example/maya/day-{day}.jpg"
+                        )),
                     },
                     at(midnight + Duration::hours(17)),
                 )

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     hold::{hold, Hold},
-    input::{check_len, check_no_nul, normalize_handle},
+    input::{check_len, check_no_nul, normalize_handle, normalize_media_url},
     liker_rollup, likes,
     rollups::{self, At, Followees},
     viewer_account,
@@ -35,6 +35,8 @@ pub struct SignUp {
     pub birth_year: Option<i32>,
     pub region: Option<String>,
     pub language: Option<String>,
+    /// The account's picture ([`normalize_media_url`]).
+    pub avatar_url: Option<String>,
 }
 
 /// What `provisionAccount` receives: an account like `signUp`'s, without a password.
@@ -48,6 +50,7 @@ pub struct Provision {
     pub birth_year: Option<i32>,
     pub region: Option<String>,
     pub language: Option<String>,
+    pub avatar_url: Option<String>,
 }
 
 /// `users.password_hash` of an account without a password (linked to an identity-provider
@@ -55,7 +58,7 @@ pub struct Provision {
 pub const NO_PASSWORD: &str = "!";
 
 /// The account's password hash, or `None` when it has no password.
-fn password_of(account: &user::Model) -> Option<String> {
+pub(crate) fn password_of(account: &user::Model) -> Option<String> {
     (account.password_hash != NO_PASSWORD && account.external_subject.is_none())
         .then(|| account.password_hash.clone())
 }
@@ -70,6 +73,8 @@ pub struct AccountChanges {
     pub birth_year: Option<i32>,
     pub region: Option<String>,
     pub language: Option<String>,
+    /// `Some(None)` removes the picture.
+    pub avatar_url: Option<Option<String>>,
 }
 
 /// `birthYear` in 1900..=the clock's current year.
@@ -84,7 +89,8 @@ fn check_birth_year(field: &str, year: Option<i32>, clock: Clock) -> AppResult<(
     }
 }
 
-fn check_profile(prefix: &str, c: &AccountChanges, clock: Clock) -> AppResult<()> {
+/// Checks the profile fields of `c` and normalizes its avatar URL.
+fn check_profile(prefix: &str, c: &mut AccountChanges, clock: Clock) -> AppResult<()> {
     let f = |name: &str| format!("{prefix}{name}");
     if let Some(d) = &c.display_name {
         check_len(&f("displayName"), d.trim(), 1, 100)?;
@@ -98,6 +104,9 @@ fn check_profile(prefix: &str, c: &AccountChanges, clock: Clock) -> AppResult<()
     if let Some(l) = &c.language {
         check_len(&f("language"), l, 1, 32)?;
         check_no_nul(&f("language"), l)?;
+    }
+    if let Some(Some(url)) = &c.avatar_url {
+        c.avatar_url = Some(Some(normalize_media_url(&f("avatarUrl"), url)?));
     }
     Ok(())
 }
@@ -120,8 +129,9 @@ pub async fn sign_up(
         birth_year: input.birth_year,
         region: input.region,
         language: input.language,
+        avatar_url: input.avatar_url,
     };
-    check_new_account(db, &account, clock).await?;
+    let account = check_new_account(db, account, clock).await?;
     let password_hash = password::hash(input.password).await?;
     insert_account(db, account, password_hash, None, clock).await
 }
@@ -139,7 +149,7 @@ pub async fn provision_account(
         handle: normalize_handle("input.handle", &input.handle)?,
         ..input
     };
-    check_new_account(db, &account, clock).await?;
+    let account = check_new_account(db, account, clock).await?;
     if account_linked_to(db, &subject).await?.is_some() {
         return Err(already_linked());
     }
@@ -161,21 +171,23 @@ pub fn already_linked() -> AppError {
     }
 }
 
-/// Validates a new account's profile (its handle already normalized) and checks that
-/// the handle is free.
+/// Validates a new account's profile (its handle already normalized), normalizes its
+/// avatar URL and checks that the handle is free.
 async fn check_new_account(
     db: &DatabaseConnection,
-    account: &Provision,
+    mut account: Provision,
     clock: Clock,
-) -> AppResult<()> {
-    let profile = AccountChanges {
+) -> AppResult<Provision> {
+    let mut profile = AccountChanges {
         display_name: account.display_name.clone(),
         birth_year: account.birth_year,
         region: account.region.clone(),
         language: account.language.clone(),
+        avatar_url: account.avatar_url.clone().map(Some),
         ..Default::default()
     };
-    check_profile("input.", &profile, clock)?;
+    check_profile("input.", &mut profile, clock)?;
+    account.avatar_url = profile.avatar_url.flatten();
     if user::Entity::find()
         .filter(user::Column::Handle.eq(&account.handle))
         .one(db)
@@ -184,7 +196,7 @@ async fn check_new_account(
     {
         return Err(handle_taken());
     }
-    Ok(())
+    Ok(account)
 }
 
 /// Inserts a checked new account; a unique violation (a concurrent insert won the race)
@@ -213,6 +225,7 @@ async fn insert_account(
         language: Set(account.language),
         created_at: Set(clock.now_us()),
         external_subject: Set(external_subject.clone()),
+        avatar_url: Set(account.avatar_url),
     };
     match model.insert(db).await {
         Ok(m) => Ok(m),
@@ -261,10 +274,10 @@ pub async fn log_in(
 pub async fn update_account(
     db: &DatabaseConnection,
     viewer: Uuid,
-    changes: AccountChanges,
+    mut changes: AccountChanges,
     clock: Clock,
 ) -> AppResult<user::Model> {
-    check_profile("input.", &changes, clock)?;
+    check_profile("input.", &mut changes, clock)?;
     db::transaction(db, move |txn| {
         let changes = changes.clone();
         Box::pin(async move {
@@ -292,6 +305,9 @@ pub async fn update_account(
             }
             if let Some(l) = changes.language {
                 am.language = Set(Some(l));
+            }
+            if let Some(a) = changes.avatar_url {
+                am.avatar_url = Set(a);
             }
             let after = am.update(txn).await?;
             let new_audience = audience(after.visibility, after.likes_visibility);

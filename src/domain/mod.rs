@@ -16,6 +16,7 @@ pub mod likes;
 pub mod page;
 pub mod privacy_budget;
 pub mod rollups;
+pub mod sessions;
 pub mod sketch;
 pub mod social;
 pub mod trends;
@@ -53,6 +54,7 @@ pub struct PublicUser {
     pub account_type: AccountType,
     pub visibility: Visibility,
     pub likes_visibility: LikesVisibility,
+    pub avatar_url: Option<String>,
 }
 
 /// The columns of [`PublicUser`] in table `alias`, for SQL written by hand.
@@ -60,13 +62,14 @@ pub fn public_user_columns(alias: &'static str) -> Frag {
     Frag::join(PUBLIC_USER_COLUMNS.map(|c| Ident::at(alias, c)), ", ")
 }
 
-const PUBLIC_USER_COLUMNS: [user::Column; 6] = [
+const PUBLIC_USER_COLUMNS: [user::Column; 7] = [
     user::Column::Id,
     user::Column::Handle,
     user::Column::DisplayName,
     user::Column::AccountType,
     user::Column::Visibility,
     user::Column::LikesVisibility,
+    user::Column::AvatarUrl,
 ];
 
 impl From<user::Model> for PublicUser {
@@ -78,6 +81,7 @@ impl From<user::Model> for PublicUser {
             account_type: u.account_type,
             visibility: u.visibility,
             likes_visibility: u.likes_visibility,
+            avatar_url: u.avatar_url,
         }
     }
 }

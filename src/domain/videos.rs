@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     counters::{self, CountedVideo},
     hold::{hold, Hold},
+    input::normalize_media_url,
     liker_rollup,
     page::{self, Page, PageRequest},
     rollups::{self, At},
@@ -34,6 +35,10 @@ pub struct NewVideo {
     pub sound: Option<String>,
     /// Length in milliseconds: 1..=[`MAX_DURATION_MS`].
     pub duration_ms: Option<i32>,
+    /// Where it plays from ([`normalize_media_url`]).
+    pub media_url: String,
+    /// Its still image, if any ([`normalize_media_url`]).
+    pub thumbnail_url: Option<String>,
 }
 
 /// The longest video: one hour.
@@ -49,8 +54,14 @@ pub fn hashtags_of(stored: &str) -> Vec<String> {
     serde_json::from_str(stored).unwrap_or_default()
 }
 
-fn validate(input: &NewVideo) -> AppResult<()> {
+/// Checks `input` and normalizes its URLs.
+fn validate(mut input: NewVideo) -> AppResult<NewVideo> {
     use super::input::check_no_nul;
+    input.media_url = normalize_media_url("input.mediaUrl", &input.media_url)?;
+    input.thumbnail_url = input
+        .thumbnail_url
+        .map(|t| normalize_media_url("input.thumbnailUrl", &t))
+        .transpose()?;
     check_no_nul("input.caption", &input.caption)?;
     for h in &input.hashtags {
         check_no_nul("input.hashtags", h)?;
@@ -96,7 +107,7 @@ fn validate(input: &NewVideo) -> AppResult<()> {
             "durationMs must be 1–3,600,000 (milliseconds, at most an hour)",
         ));
     }
-    Ok(())
+    Ok(input)
 }
 
 /// Posts a video by the viewer at `now` (microseconds, from the request's clock).
@@ -106,7 +117,7 @@ pub async fn create_video(
     input: NewVideo,
     now: i64,
 ) -> AppResult<Visible<CountedVideo>> {
-    validate(&input)?;
+    let input = validate(input)?;
     let tags: Vec<String> = input.hashtags.iter().map(|h| h.trim().to_owned()).collect();
     let model = video::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -116,6 +127,8 @@ pub async fn create_video(
         sound: Set(input.sound),
         created_at: Set(now),
         duration_ms: Set(input.duration_ms),
+        media_url: Set(input.media_url),
+        thumbnail_url: Set(input.thumbnail_url),
     };
     db::transaction(db, move |txn| {
         let model = model.clone();

@@ -1,16 +1,18 @@
 //! Accounts: signing up and in, settings, deletion, and an account's profile fields.
 use std::collections::HashMap;
 
-use async_graphql::{dataloader::Loader, Context, Enum, InputObject, Object, Result, ID};
-use chrono::{DateTime, Utc};
+use async_graphql::{
+    dataloader::Loader, Context, Enum, InputObject, MaybeUndefined, Object, Result, ID,
+};
 
 use super::{
     context::{clock, db, ids, signed_in, viewer},
     loaders::{gql, RequestLoader},
     nodes::User,
+    sessions::{start_session, AuthPayload},
 };
 use crate::{
-    auth::{token::Tokens, ExternalSubject},
+    auth::ExternalSubject,
     domain::{
         self,
         accounts::{AccountChanges, Provision, SignUp},
@@ -87,6 +89,9 @@ pub struct SignUpInput {
     pub region: Option<String>,
     /// Optional; used only in aggregates.
     pub language: Option<String>,
+    /// The account's picture: an absolute `https` URL (`http` only for `localhost` and
+    /// `127.0.0.1`) of at most 2,048 characters, without credentials.
+    pub avatar_url: Option<String>,
 }
 
 /// The account to create for an identity-provider identity: like `SignUpInput`, without a
@@ -108,6 +113,8 @@ pub struct ProvisionAccountInput {
     pub region: Option<String>,
     /// Optional; used only in aggregates.
     pub language: Option<String>,
+    /// The account's picture (the rules of `SignUpInput.avatarUrl`).
+    pub avatar_url: Option<String>,
 }
 
 /// Credentials.
@@ -127,23 +134,8 @@ pub struct UpdateAccountInput {
     pub birth_year: Option<i32>,
     pub region: Option<String>,
     pub language: Option<String>,
-}
-
-/// A token for the signed-in account.
-#[derive(async_graphql::SimpleObject)]
-pub struct AuthPayload {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-    pub user: User,
-}
-
-fn auth_payload(ctx: &Context<'_>, account: entity::user::Model) -> Result<AuthPayload> {
-    let (token, expires_at) = ctx.data::<Tokens>()?.issue(account.id)?;
-    Ok(AuthPayload {
-        token,
-        expires_at,
-        user: User::from(account),
-    })
+    /// The account's picture (the rules of `SignUpInput.avatarUrl`); `null` removes it.
+    pub avatar_url: MaybeUndefined<String>,
 }
 
 /// `User`'s profile fields.
@@ -165,6 +157,10 @@ impl UserProfile {
     }
     async fn visibility(&self) -> AccountVisibility {
         self.0.visibility.into()
+    }
+    /// The account's picture, if any.
+    async fn avatar_url(&self) -> Option<&str> {
+        self.0.avatar_url.as_deref()
     }
     /// Shown to this user alone; `null` for everyone else.
     async fn likes_visibility(&self, ctx: &Context<'_>) -> Option<LikesVisibility> {
@@ -235,11 +231,12 @@ impl AccountsMutation {
                 birth_year: input.birth_year,
                 region: input.region,
                 language: input.language,
+                avatar_url: input.avatar_url,
             },
             clock(ctx),
         )
         .await?;
-        auth_payload(ctx, account)
+        start_session(ctx, account).await
     }
 
     /// Signs in; a wrong handle and a wrong password get the same answer.
@@ -251,7 +248,7 @@ impl AccountsMutation {
             },
         )?;
         let account = domain::accounts::log_in(db(ctx)?, &input.handle, input.password).await?;
-        auth_payload(ctx, account)
+        start_session(ctx, account).await
     }
 
     /// Creates the account linked to the subject of the request's identity-provider token
@@ -285,6 +282,7 @@ impl AccountsMutation {
                 birth_year: input.birth_year,
                 region: input.region,
                 language: input.language,
+                avatar_url: input.avatar_url,
             },
             clock(ctx),
         )
@@ -303,6 +301,11 @@ impl AccountsMutation {
             birth_year: input.birth_year,
             region: input.region,
             language: input.language,
+            avatar_url: match input.avatar_url {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(url) => Some(Some(url)),
+            },
         };
         Ok(User::from(
             domain::accounts::update_account(db(ctx)?, me, changes, clock(ctx)).await?,

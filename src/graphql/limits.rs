@@ -190,7 +190,7 @@ fn refusal(message: String) -> ServerError {
     server_error(AppError::bad_input("query", message))
 }
 
-fn server_error(e: AppError) -> ServerError {
+pub(super) fn server_error(e: AppError) -> ServerError {
     let e = e.to_graphql();
     let mut error = ServerError::new(e.message, None);
     error.extensions = e.extensions;

@@ -23,8 +23,10 @@ mod loaders;
 mod nodes;
 mod nulls;
 mod objects;
+mod persisted;
 mod prefetch;
 mod principal;
+mod sessions;
 mod social;
 mod trends;
 mod videos;
@@ -33,6 +35,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use loaders::Loaders;
+pub use persisted::PersistedQueries;
 
 use crate::{
     auth::token::Tokens,
@@ -52,7 +55,7 @@ pub struct Query(
     apps::AppAnalyticsQuery,
 );
 
-// Every mutation but `signUp`, `logIn` and `provisionAccount` needs a signed-in viewer;
+// Every mutation but `signUp`, `logIn`, `refreshSession` and `provisionAccount` needs a signed-in viewer;
 // rate-limited mutations call `ratelimit::check` before anything else.
 /// Writes.
 #[derive(MergedObject, Default)]
@@ -63,6 +66,7 @@ pub struct Mutation(
     likes::LikesMutation,
     analytics::AnalyticsMutation,
     apps::AppsMutation,
+    sessions::SessionsMutation,
 );
 
 /// The schema type.
@@ -79,7 +83,24 @@ pub fn build_schema(
     sketches: std::sync::Arc<crate::domain::sketch::SketchBuffer>,
     limits: &Limits,
 ) -> AppSchema {
+    let persisted = PersistedQueries::new(limits.persisted_queries);
+    build_schema_with(db, tokens, ids, cursors, sketches, limits, persisted)
+}
+
+/// [`build_schema`] keeping its persisted queries in `persisted` (which the HTTP layer
+/// shares, to tell what a `GET` naming one would run).
+pub fn build_schema_with(
+    db: DatabaseConnection,
+    tokens: Tokens,
+    ids: IdCodec,
+    cursors: CursorCodec,
+    sketches: std::sync::Arc<crate::domain::sketch::SketchBuffer>,
+    limits: &Limits,
+    persisted: PersistedQueries,
+) -> AppSchema {
+    // Persisted queries first: the limits then apply to the document they resolve.
     let mut builder = builder()
+        .extension(persisted)
         .extension(limits::QueryLimits::new(limits))
         .limit_recursive_depth(limits.max_recursive_depth)
         .limit_directives(limits.max_directives)

@@ -20,6 +20,7 @@ use super::{
     context::{db, ids, viewer},
     likes::{UserLikes, VideoLikes},
     nodes,
+    sessions::{own_session, Session, UserSessions},
     social::UserSocial,
     videos::{UserVideos, VideoFields},
 };
@@ -30,7 +31,14 @@ use crate::{domain, error::AppError, ids::Kind};
 /// An account as a viewer sees it.
 #[derive(MergedObject)]
 #[graphql(name = "User")]
-pub struct UserObject(UserProfile, UserSocial, UserVideos, UserLikes, UserApps);
+pub struct UserObject(
+    UserProfile,
+    UserSocial,
+    UserVideos,
+    UserLikes,
+    UserApps,
+    UserSessions,
+);
 
 impl From<&nodes::User> for UserObject {
     fn from(u: &nodes::User) -> Self {
@@ -41,6 +49,7 @@ impl From<&nodes::User> for UserObject {
             UserVideos(u.clone()),
             UserLikes(u.clone()),
             UserApps(u.clone()),
+            UserSessions(u.clone()),
         )
     }
 }
@@ -107,6 +116,7 @@ pub enum Node {
     User(UserObject),
     Video(VideoObject),
     ApiClient(ApiClient),
+    Session(Session),
 }
 
 /// The part of the query root that reads any node.
@@ -115,7 +125,7 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Any user, video or (for its creator) app by ID; `null` when absent or hidden from the
+    /// Any user, video or (for its creator) app or (for its account) session by ID; `null` when absent or hidden from the
     /// viewer.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let (kind, uuid) = ids(ctx)?
@@ -131,6 +141,7 @@ impl NodeQuery {
                 .pop()
                 .map(|m| Node::Video(VideoObject::from(&nodes::Video::from(m)))),
             Kind::ApiClient => own_client(ctx, uuid).await?.map(Node::ApiClient),
+            Kind::Session => own_session(ctx, uuid).await?.map(Node::Session),
         })
     }
 }

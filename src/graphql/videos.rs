@@ -30,6 +30,12 @@ pub struct CreateVideoInput {
     pub sound: Option<String>,
     /// Length in milliseconds, 1–3,600,000.
     pub duration_ms: Option<i32>,
+    /// Where the video plays from: an absolute `https` URL (`http` only for `localhost` and
+    /// `127.0.0.1`) of at most 2,048 characters, without credentials. Tally stores it; the
+    /// media itself is served by the operator's storage or CDN.
+    pub media_url: String,
+    /// Its still image; the same rules as `mediaUrl`.
+    pub thumbnail_url: Option<String>,
 }
 
 /// A page of videos.
@@ -98,6 +104,15 @@ impl VideoFields {
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.model().created_at)
     }
+    /// Where the video plays from (stored as given to `createVideo`, normalized; empty for
+    /// videos posted before media URLs existed).
+    async fn media_url(&self) -> &str {
+        &self.0.model().media_url
+    }
+    /// Its still image, if any.
+    async fn thumbnail_url(&self) -> Option<&str> {
+        self.0.model().thumbnail_url.as_deref()
+    }
 }
 
 /// `User`'s videos.
@@ -165,6 +180,8 @@ impl VideosMutation {
             hashtags: input.hashtags.unwrap_or_default(),
             sound: input.sound,
             duration_ms: input.duration_ms,
+            media_url: input.media_url,
+            thumbnail_url: input.thumbnail_url,
         };
         Ok(Video::from(
             domain::videos::create_video(db(ctx)?, me, input, clock(ctx).now_us()).await?,

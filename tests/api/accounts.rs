@@ -25,6 +25,7 @@ fn good_claims(user: Uuid) -> Value {
     let now = Utc::now().timestamp();
     json!({
         "sub": uid(user),
+        "sid": crate::helpers::sid_of(user),
         "iss": "tally",
         "aud": "tally-api",
         "iat": now,
@@ -68,6 +69,7 @@ async fn app_with_account(handle: &str) -> (TestApp, Uuid) {
         LikesVisibility::Everyone,
     )
     .await;
+    crate::helpers::insert_session(&app.db, id).await;
     (app, id)
 }
 
@@ -291,6 +293,38 @@ async fn http_expired_token_is_401() {
 }
 
 #[tokio::test]
+async fn http_token_without_a_live_session_is_401() {
+    let (app, alice) = app_with_account("alice").await;
+    let token = sign(&claims_with(alice, "sid", None));
+    assert_refused(&app, &format!("Bearer {token}"), "no sid").await;
+    let never = crate::helpers::sid_of(Uuid::now_v7());
+    let token = sign(&claims_with(alice, "sid", Some(json!(never))));
+    assert_refused(&app, &format!("Bearer {token}"), "a session never started").await;
+    let token = sign(&claims_with(alice, "sid", Some(json!(uid(alice)))));
+    assert_refused(&app, &format!("Bearer {token}"), "a user ID as sid").await;
+    // Another account's live session does not sign this one in.
+    let bob = insert_account(
+        &app.db,
+        "bob",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
+    crate::helpers::insert_session(&app.db, bob).await;
+    let token = sign(&claims_with(
+        alice,
+        "sid",
+        Some(json!(crate::helpers::sid_of(bob))),
+    ));
+    assert_refused(
+        &app,
+        &format!("Bearer {token}"),
+        "another account's session",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn http_token_not_yet_valid_is_401() {
     let (app, alice) = app_with_account("alice").await;
     let nbf = Utc::now().timestamp() + 3600;
@@ -316,7 +350,7 @@ async fn http_mutation_without_token_is_unauthenticated_and_writes_nothing() {
     let (status, body) = app
         .gql(
             None,
-            "mutation { createVideo(input: {caption: \"anon\"}) { id } }",
+            "mutation { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"anon\"}) { id } }",
             json!({}),
         )
         .await;
@@ -335,7 +369,7 @@ async fn http_token_of_a_deleted_account_cannot_mutate() {
     let (_, body) = app
         .gql(
             Some(&bob_token),
-            "mutation { createVideo(input: {caption: \"bob's\"}) { id } }",
+            "mutation { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"bob's\"}) { id } }",
             json!({}),
         )
         .await;
@@ -369,7 +403,7 @@ async fn http_token_of_a_deleted_account_cannot_mutate() {
         ),
         (
             "createVideo",
-            "mutation { createVideo(input: {caption: \"ghost\"}) { id } }".to_owned(),
+            "mutation { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"ghost\"}) { id } }".to_owned(),
         ),
         (
             "followUser",
@@ -442,7 +476,8 @@ async fn http_reads_with_the_token_of_a_deleted_account_are_unauthenticated() {
         assert_eq!(status, 401, "{query}: {body}");
         assert_eq!(code_of(&body), "UNAUTHENTICATED", "{query}: {body}");
         assert_eq!(
-            body["errors"][0]["message"], "the account of this token no longer exists",
+            body["errors"][0]["message"],
+            "the session of this token has ended (or its account no longer exists)",
             "{query}: {body}"
         );
         assert!(body.get("data").is_none(), "{query}: {body}");
@@ -612,22 +647,22 @@ async fn create_video_checks_caption_and_hashtags() {
     let cases = [
         (
             "caption 2,201",
-            json!({ "caption": "x".repeat(2201) }),
+            json!({ "mediaUrl": "https://media.example.com/v.mp4", "caption": "x".repeat(2201) }),
             "input.caption",
         ),
         (
             "caption 2,201 multi-byte",
-            json!({ "caption": "é".repeat(2201) }),
+            json!({ "mediaUrl": "https://media.example.com/v.mp4", "caption": "é".repeat(2201) }),
             "input.caption",
         ),
         (
             "31 hashtags",
-            json!({ "caption": "c", "hashtags": (0..31).map(|i| format!("t{i}")).collect::<Vec<_>>() }),
+            json!({ "mediaUrl": "https://media.example.com/v.mp4", "caption": "c", "hashtags": (0..31).map(|i| format!("t{i}")).collect::<Vec<_>>() }),
             "input.hashtags",
         ),
         (
             "hashtag of 101",
-            json!({ "caption": "c", "hashtags": ["ok", "h".repeat(101)] }),
+            json!({ "mediaUrl": "https://media.example.com/v.mp4", "caption": "c", "hashtags": ["ok", "h".repeat(101)] }),
             "input.hashtags",
         ),
     ];
@@ -640,10 +675,10 @@ async fn create_video_checks_caption_and_hashtags() {
     assert_eq!(count_videos(&h).await, 0, "no video was written");
     // The limits themselves are accepted (characters, not bytes).
     for input in [
-        json!({ "caption": "x".repeat(2200) }),
-        json!({ "caption": "é".repeat(2200) }),
-        json!({ "caption": "c", "hashtags": (0..30).map(|i| format!("t{i}")).collect::<Vec<_>>() }),
-        json!({ "caption": "c", "hashtags": ["h".repeat(100)] }),
+        json!({ "mediaUrl": "https://media.example.com/v.mp4", "caption": "x".repeat(2200) }),
+        json!({ "mediaUrl": "https://media.example.com/v.mp4", "caption": "é".repeat(2200) }),
+        json!({ "mediaUrl": "https://media.example.com/v.mp4", "caption": "c", "hashtags": (0..30).map(|i| format!("t{i}")).collect::<Vec<_>>() }),
+        json!({ "mediaUrl": "https://media.example.com/v.mp4", "caption": "c", "hashtags": ["h".repeat(100)] }),
     ] {
         let d = h
             .ok(Some(me), CREATE_VIDEO, json!({ "input": input.clone() }))
@@ -671,7 +706,7 @@ async fn world_with_lists(h: &Harness) -> (Uuid, Uuid, Uuid) {
             .ok(
                 Some(author),
                 CREATE_VIDEO,
-                json!({ "input": { "caption": caption } }),
+                json!({ "input": { "caption": caption, "mediaUrl": "https://media.example.com/v.mp4" } }),
             )
             .await;
         video = Some(video_uuid(d["createVideo"]["id"].as_str().expect("id")));
@@ -1049,7 +1084,7 @@ async fn log_in_issues_a_working_token_with_the_contract_claims() {
     assert_eq!(body["data"]["viewer"]["handle"], "loggy");
     assert_eq!(body["data"]["viewer"]["id"], uid(me));
 
-    // And carries what the contract says: HS256, sub/iss/aud/iat/exp, 24 h.
+    // And carries what the contract says: HS256, sub/sid/iss/aud/iat/exp, 15 minutes.
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&["tally"]);
     validation.set_audience(&["tally-api"]);
@@ -1067,7 +1102,15 @@ async fn log_in_issues_a_working_token_with_the_contract_claims() {
         c["iat"].as_i64().expect("iat"),
         c["exp"].as_i64().expect("exp"),
     );
-    assert_eq!(exp - iat, 24 * 3600, "24 h by default");
+    assert_eq!(exp - iat, 15 * 60, "15 minutes by default");
+    let sid = c["sid"].as_str().expect("sid");
+    tally::ids::IdCodec::decode_id(
+        &crate::helpers::ids(),
+        "sid",
+        tally::ids::Kind::Session,
+        sid,
+    )
+    .expect("sid is a session ID");
     let expires_at =
         chrono::DateTime::parse_from_rfc3339(payload["expiresAt"].as_str().expect("expiresAt"))
             .expect("RFC 3339");
@@ -1096,7 +1139,7 @@ async fn mutations_without_a_viewer_are_unauthenticated_and_write_nothing() {
         format!("removeFollower(userId: \"{a}\")"),
         format!("blockUser(userId: \"{a}\")"),
         format!("unblockUser(userId: \"{a}\")"),
-        "createVideo(input: {caption: \"anon\"}) { id }".to_owned(),
+        "createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"anon\"}) { id }".to_owned(),
         format!("deleteVideo(id: \"{v}\")"),
         format!("likeVideo(videoId: \"{v}\") {{ id }}"),
         format!("unlikeVideo(videoId: \"{v}\") {{ id }}"),
@@ -1644,7 +1687,7 @@ async fn delete_account_with_the_right_password_removes_it() {
         .ok(
             Some(star),
             CREATE_VIDEO,
-            json!({ "input": { "caption": "hit" } }),
+            json!({ "input": { "caption": "hit", "mediaUrl": "https://media.example.com/v.mp4" } }),
         )
         .await;
     let star_video = d["createVideo"]["id"].as_str().expect("id").to_owned();
@@ -1657,7 +1700,7 @@ async fn delete_account_with_the_right_password_removes_it() {
     h.ok(
         Some(me),
         CREATE_VIDEO,
-        json!({ "input": { "caption": "mine" } }),
+        json!({ "input": { "caption": "mine", "mediaUrl": "https://media.example.com/v.mp4" } }),
     )
     .await;
 
@@ -1721,7 +1764,7 @@ async fn every_mutation_refuses_the_token_of_a_deleted_account() {
         format!("removeFollower(userId: \"{a}\")"),
         format!("blockUser(userId: \"{a}\")"),
         format!("unblockUser(userId: \"{a}\")"),
-        "createVideo(input: {caption: \"ghost\"}) { id }".to_owned(),
+        "createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"ghost\"}) { id }".to_owned(),
         format!("deleteVideo(id: \"{v}\")"),
         format!("likeVideo(videoId: \"{v}\") {{ id }}"),
         format!("unlikeVideo(videoId: \"{v}\") {{ id }}"),
@@ -1759,6 +1802,7 @@ async fn unique_violations_are_told_apart_by_constraint_name_or_by_their_rows() 
             language: sea_orm::ActiveValue::Set(None),
             created_at: sea_orm::ActiveValue::Set(0),
             external_subject: sea_orm::ActiveValue::Set(None),
+            avatar_url: sea_orm::ActiveValue::Set(None),
         };
         am.external_subject = sea_orm::ActiveValue::Set(subject.map(str::to_owned));
         let db = db.clone();
@@ -1796,6 +1840,7 @@ async fn racing_sign_ups_and_provisions_conflict_on_what_they_share() {
         birth_year: None,
         region: None,
         language: None,
+        avatar_url: None,
     };
     // One subject, eight handles: one account, seven "already linked".
     let provisions = (0..8).map(|i| {
@@ -1832,6 +1877,7 @@ async fn racing_sign_ups_and_provisions_conflict_on_what_they_share() {
                     birth_year: None,
                     region: None,
                     language: None,
+                    avatar_url: None,
                 },
                 Clock::System,
             )

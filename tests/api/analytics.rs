@@ -18,12 +18,12 @@ use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use crate::helpers::{
-    fresh_db_with_pool, insert_account, insert_block, insert_follow, now_us, tokens, uid, vid,
-    video_uuid, Harness, TestApp,
+    fresh_db_with_pool, insert_account, insert_block, insert_follow, now_us, uid, vid, video_uuid,
+    Harness, TestApp,
 };
 
 const CREATE: &str =
-    "mutation($d: Int) { createVideo(input: {caption: \"c\", durationMs: $d}) { id durationMs } }";
+    "mutation($d: Int) { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"c\", durationMs: $d}) { id durationMs } }";
 
 #[tokio::test]
 async fn create_video_takes_an_optional_duration_of_1_ms_to_an_hour() {
@@ -38,7 +38,7 @@ async fn create_video_takes_an_optional_duration_of_1_ms_to_an_hour() {
     let data = h
         .ok(
             Some(me),
-            "mutation { createVideo(input: {caption: \"c\"}) { durationMs } }",
+            "mutation { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"c\"}) { durationMs } }",
             json!({}),
         )
         .await;
@@ -81,6 +81,8 @@ async fn video_by(db: &DatabaseConnection, author: Uuid) -> Uuid {
             hashtags: vec![],
             sound: None,
             duration_ms: Some(30_000),
+            media_url: "https://media.example.com/v.mp4".into(),
+            thumbnail_url: None,
         },
         now_us(),
     )
@@ -304,8 +306,8 @@ async fn views_are_rate_limited_per_principal_and_a_refused_view_stores_nothing(
     .await;
     let video = video_by(&app.db, author).await;
     let vars = json!({ "v": vid(video), "w": 100 });
-    let fan_token = tokens().issue(fan).expect("token").0;
-    let author_token = tokens().issue(author).expect("token").0;
+    let fan_token = crate::helpers::token_for(&app.db, fan).await;
+    let author_token = crate::helpers::token_for(&app.db, author).await;
     for _ in 0..2 {
         let (_, r) = app.gql(Some(&fan_token), VIEW, vars.clone()).await;
         assert_eq!(r["data"]["recordView"], true, "{r}");
@@ -398,7 +400,7 @@ async fn a_view_stores_the_hour_the_watch_time_and_the_viewers_aggregate_attribu
     let (_, r) = app
         .gql(
             Some(&author_token),
-            r#"mutation { createVideo(input: {caption: "v"}) { id } }"#,
+            r#"mutation { createVideo(input: {mediaUrl: "https://media.example.com/v.mp4", caption: "v"}) { id } }"#,
             json!({}),
         )
         .await;

@@ -89,6 +89,8 @@ async fn video(db: &DatabaseConnection, author: Uuid, tags: &[&str], at: i64) ->
         hashtags: tags.iter().map(|t| (*t).to_owned()).collect(),
         sound: Some("beat".into()),
         duration_ms: Some(10_000),
+        media_url: "https://media.example.com/v.mp4".into(),
+        thumbnail_url: None,
     };
     crate::helpers::make_video(db, author, input, at).await
 }

@@ -632,6 +632,8 @@ pub async fn build(
             hashtags: tags.iter().map(|t| (*t).to_owned()).collect(),
             sound: sound.map(str::to_owned),
             duration_ms: *duration,
+            media_url: "https://media.example.com/v.mp4".into(),
+            thumbnail_url: None,
         };
         let v = create_video(db, creator, input, at(13 * DAY_US))
             .await

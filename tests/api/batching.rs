@@ -65,6 +65,8 @@ async fn feed_runs_the_same_small_number_of_statements_for_5_and_50_videos() {
                 hashtags: vec![],
                 sound: None,
                 duration_ms: None,
+                media_url: "https://media.example.com/v.mp4".into(),
+                thumbnail_url: None,
             },
             now_us(),
         )

@@ -39,7 +39,7 @@ async fn a_fixed_clock_stamps_every_write_with_its_instant() {
     let (_, body) = app
         .gql(
             Some(&maya_t),
-            r#"mutation { createVideo(input: {caption: "then"}) { id createdAt } }"#,
+            r#"mutation { createVideo(input: {mediaUrl: "https://media.example.com/v.mp4", caption: "then"}) { id createdAt } }"#,
             json!({}),
         )
         .await;

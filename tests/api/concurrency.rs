@@ -26,6 +26,8 @@ async fn concurrent_likes_and_unlikes_keep_the_counter_equal_to_the_rows() {
             hashtags: vec![],
             sound: None,
             duration_ms: None,
+            media_url: "https://media.example.com/v.mp4".into(),
+            thumbnail_url: None,
         },
         crate::helpers::now_us(),
     )

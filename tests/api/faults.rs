@@ -102,7 +102,7 @@ async fn readyz_fails_while_the_database_is_away_and_recovers_without_a_restart(
     let (_, b) = app
         .gql(
             Some(&creator),
-            r#"mutation { createVideo(input: { caption: "c" }) { id } }"#,
+            r#"mutation { createVideo(input: { mediaUrl: "https://media.example.com/v.mp4", caption: "c" }) { id } }"#,
             json!({}),
         )
         .await;

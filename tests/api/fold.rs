@@ -61,6 +61,8 @@ async fn video(db: &DatabaseConnection, author: Uuid) -> Uuid {
         hashtags: vec![],
         sound: None,
         duration_ms: None,
+        media_url: "https://media.example.com/v.mp4".into(),
+        thumbnail_url: None,
     };
     crate::helpers::make_video(db, author, input, T0).await
 }

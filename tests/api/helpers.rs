@@ -62,6 +62,45 @@ pub fn tokens() -> Tokens {
     Tokens::new(SECRET, chrono::Duration::hours(24), ids()).expect("tokens")
 }
 
+/// An access token for `user` in a new session of its own (what `logIn` would give), by
+/// the system clock.
+pub async fn token_for(db: &DatabaseConnection, user: Uuid) -> String {
+    let now = tally::clock::Clock::System.now();
+    let issued = tally::domain::sessions::start(
+        db,
+        user,
+        None,
+        now.timestamp_micros(),
+        chrono::Duration::days(60),
+    )
+    .await
+    .map_err(|e| e.message())
+    .expect("session");
+    tokens().issue(user, issued.session, now).expect("token").0
+}
+
+/// Inserts a live session of `user` whose ID is the account's own (so that a test can craft
+/// the claims of a valid token without the database: `sid` is [`sid_of`] the account).
+pub async fn insert_session(db: &DatabaseConnection, user: Uuid) {
+    let now = now_us();
+    entity::session::ActiveModel {
+        id: Set(user),
+        user_id: Set(user),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        expires_at: Set(now + 86_400_000_000),
+        device: Set(None),
+    }
+    .insert(db)
+    .await
+    .expect("insert session");
+}
+
+/// The `sid` of the session [`insert_session`] made for `user`.
+pub fn sid_of(user: Uuid) -> String {
+    ids().encode_id(Kind::Session, user)
+}
+
 /// A fresh, migrated database: PostgreSQL when `TALLY_TEST_DATABASE_URL` names one
 /// (a new database per call), else an SQLite file in the temp directory.
 pub async fn fresh_db() -> DatabaseConnection {
@@ -224,6 +263,7 @@ pub async fn insert_account(
         language: Set(None),
         created_at: Set(now_us()),
         external_subject: Set(None),
+        avatar_url: Set(None),
     }
     .insert(db)
     .await
@@ -308,7 +348,11 @@ impl TestApp {
     /// The service with the defaults `change` makes to them (token settings, limits, rate
     /// limits, CORS origins).
     pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> Self {
-        let db = fresh_db().await;
+        Self::spawn_on(fresh_db().await, change).await
+    }
+
+    /// Another instance of the service on `db` (which another may serve too).
+    pub async fn spawn_on(db: DatabaseConnection, change: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings::new(db.clone(), secrets());
         change(&mut settings);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -203,7 +203,7 @@ async fn rs256_es256_and_eddsa_tokens_sign_in_their_provisioned_accounts() {
         let (_, body) = app
             .gql(
                 Some(&token),
-                "mutation { createVideo(input: {caption: \"hi\"}) { author { id } } }",
+                "mutation { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"hi\"}) { author { id } } }",
                 json!({}),
             )
             .await;
@@ -345,7 +345,7 @@ async fn the_leeway_applies_to_the_services_own_tokens_too() {
     let now = Utc::now().timestamp();
     let own_token = |user: Uuid| {
         let c = json!({
-            "sub": uid(user), "iss": "tally", "aud": "tally-api",
+            "sub": uid(user), "sid": crate::helpers::sid_of(user), "iss": "tally", "aud": "tally-api",
             "iat": now - 3600, "exp": now - 10,
         });
         encode(
@@ -363,6 +363,7 @@ async fn the_leeway_applies_to_the_services_own_tokens_too() {
         LikesVisibility::Everyone,
     )
     .await;
+    crate::helpers::insert_session(&lenient.db, a).await;
     assert_viewer(
         &lenient,
         &own_token(a),
@@ -384,6 +385,7 @@ async fn the_leeway_applies_to_the_services_own_tokens_too() {
         LikesVisibility::Everyone,
     )
     .await;
+    crate::helpers::insert_session(&strict.db, a).await;
     assert_token_refused(
         &strict,
         &own_token(a),
@@ -562,7 +564,7 @@ async fn an_unlinked_subject_may_only_provision_its_account() {
         ("introspection", "{ __typename }".to_owned()),
         (
             "createVideo",
-            "mutation { createVideo(input: {caption: \"x\"}) { id } }".to_owned(),
+            "mutation { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"x\"}) { id } }".to_owned(),
         ),
         (
             "followUser",
@@ -571,7 +573,7 @@ async fn an_unlinked_subject_may_only_provision_its_account() {
         ("deleteAccount", "mutation { deleteAccount(password: \"\") }".to_owned()),
         (
             "provisionAccount beside another mutation",
-            "mutation { provisionAccount(input: {handle: \"sneaky\"}) { id } createVideo(input: {caption: \"x\"}) { id } }".to_owned(),
+            "mutation { provisionAccount(input: {handle: \"sneaky\"}) { id } createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"x\"}) { id } }".to_owned(),
         ),
         (
             "provisionAccount through a fragment",
@@ -823,4 +825,34 @@ fn a_jwks_file_needs_an_issuer_and_an_audience() {
     let default = settings_from(&[]).expect("no identity provider");
     assert_eq!(default.leeway_secs, 30);
     assert!(default.identity_provider.is_none());
+}
+
+#[tokio::test]
+async fn identity_provider_tokens_have_no_session_and_keep_working() {
+    let app = app_with_linked_subject().await;
+    let token = sign(&rsa_2025(), &claims("idp|known"));
+    let (status, body) = app
+        .gql(Some(&token), "mutation { logOut }", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["logOut"], false, "no session to end: {body}");
+    let (_, body) = app
+        .gql(
+            Some(&token),
+            "{ viewer { handle sessions { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["viewer"],
+        json!({ "handle": "known", "sessions": [] }),
+        "{body}"
+    );
+    let change = "mutation { changePassword(oldPassword: \"\", newPassword: \"password123\") }";
+    let (_, body) = app.gql(Some(&token), change, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "oldPassword",
+        "no password to change: {body}"
+    );
+    assert_viewer(&app, &token, "known", "still signed in").await;
 }

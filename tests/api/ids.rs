@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{insert_account, tokens, uid, TestApp};
+use crate::helpers::{insert_account, uid, TestApp};
 
 /// The bytes behind a base64url ID or cursor.
 fn bytes_of(text: &str) -> Vec<u8> {
@@ -60,7 +60,7 @@ async fn accounts(app: &TestApp, prefix: &str, n: usize) -> Vec<(Uuid, String)> 
             LikesVisibility::Everyone,
         )
         .await;
-        out.push((id, tokens().issue(id).expect("token").0));
+        out.push((id, crate::helpers::token_for(&app.db, id).await));
     }
     out
 }
@@ -153,7 +153,7 @@ async fn follow_request_and_block_cursors_carry_no_time_and_no_order() {
         LikesVisibility::Everyone,
     )
     .await;
-    let owner_token = tokens().issue(owner).expect("token").0;
+    let owner_token = crate::helpers::token_for(&app.db, owner).await;
     let others = accounts(&app, "fan", 8).await;
     // One request and one block after another, each at its own microsecond.
     for (_, token) in &others {

@@ -99,6 +99,8 @@ async fn video(db: &DatabaseConnection, author: Uuid) -> Uuid {
         hashtags: vec![],
         sound: None,
         duration_ms: None,
+        media_url: "https://media.example.com/v.mp4".into(),
+        thumbnail_url: None,
     };
     ok(
         create_video(db, author, input, at(TO - 400, 0)).await,

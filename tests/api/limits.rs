@@ -342,6 +342,8 @@ async fn a_like_stopped_by_the_timeout_writes_nothing() {
             hashtags: vec![],
             sound: None,
             duration_ms: None,
+            media_url: "https://media.example.com/v.mp4".into(),
+            thumbnail_url: None,
         },
         crate::helpers::now_us(),
     )

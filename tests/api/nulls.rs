@@ -6,7 +6,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{insert_account, tokens, uid, TestApp};
+use crate::helpers::{insert_account, uid, TestApp};
 
 struct World {
     app: TestApp,
@@ -41,8 +41,8 @@ async fn world() -> World {
         LikesVisibility::Everyone,
     )
     .await;
-    let owner_token = tokens().issue(owner).expect("token").0;
-    let other_token = tokens().issue(other).expect("token").0;
+    let owner_token = crate::helpers::token_for(&app.db, owner).await;
+    let other_token = crate::helpers::token_for(&app.db, other).await;
     let w = World {
         app,
         owner,
@@ -52,7 +52,7 @@ async fn world() -> World {
     };
     w.ok(
         &w.owner_token,
-        "mutation { createVideo(input: {caption: \"one\"}) { id } }",
+        "mutation { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"one\"}) { id } }",
         json!({}),
     )
     .await;

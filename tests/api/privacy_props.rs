@@ -152,6 +152,8 @@ async fn new_video(db: &DatabaseConnection, author: Uuid) -> Uuid {
         hashtags: vec![],
         sound: None,
         duration_ms: None,
+        media_url: "https://media.example.com/v.mp4".into(),
+        thumbnail_url: None,
     };
     ok(
         create_video(db, author, video, now_us()).await,

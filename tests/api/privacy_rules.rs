@@ -148,7 +148,7 @@ async fn post_video(h: &Harness, author: Uuid, caption: &str) -> Uuid {
     let d = h
         .ok(
             Some(author),
-            "mutation($c: String!) { createVideo(input: {caption: $c}) { id } }",
+            "mutation($c: String!) { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: $c}) { id } }",
             json!({ "c": caption }),
         )
         .await;

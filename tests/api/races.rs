@@ -323,6 +323,7 @@ async fn build(db: &DatabaseConnection, setup: &Setup) -> Round {
             language: Set(None),
             created_at: Set(now_us()),
             external_subject: Set(Some(handle)),
+            avatar_url: Set(None),
         }
         .insert(db)
         .await
@@ -390,6 +391,8 @@ fn new_video(caption: String) -> NewVideo {
         hashtags: vec![],
         sound: None,
         duration_ms: None,
+        media_url: "https://media.example.com/v.mp4".into(),
+        thumbnail_url: None,
     }
 }
 

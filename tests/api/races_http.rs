@@ -27,7 +27,7 @@ async fn post_video(app: &TestApp, author: &Account) -> String {
     let (_, v) = app
         .gql(
             Some(&author.token),
-            r#"mutation { createVideo(input: {caption: "mine"}) { id } }"#,
+            r#"mutation { createVideo(input: {mediaUrl: "https://media.example.com/v.mp4", caption: "mine"}) { id } }"#,
             json!({}),
         )
         .await;

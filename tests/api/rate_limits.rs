@@ -97,13 +97,9 @@ fn refused_for_an_hour(response: &Value) {
     assert!((3590..=3600).contains(&retry), "retryAfter {retry}");
 }
 
-fn token(user: Uuid) -> String {
-    crate::helpers::tokens().issue(user).expect("token").0
-}
-
 async fn account(app: &TestApp, handle: &str, visibility: Visibility) -> (Uuid, String) {
     let id = insert_account(&app.db, handle, visibility, LikesVisibility::Everyone).await;
-    (id, token(id))
+    (id, crate::helpers::token_for(&app.db, id).await)
 }
 
 /// A video of the account with `token`, posted through the API.
@@ -111,7 +107,7 @@ async fn video_of(app: &TestApp, token: &str) -> Uuid {
     let r = gql(
         app,
         Some(token),
-        "mutation { createVideo(input: { caption: \"rate me\" }) { id } }",
+        "mutation { createVideo(input: { mediaUrl: \"https://media.example.com/v.mp4\", caption: \"rate me\" }) { id } }",
         json!({}),
     )
     .await;

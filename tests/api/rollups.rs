@@ -30,6 +30,8 @@ async fn video(db: &DatabaseConnection, author: Uuid, tags: &[&str]) -> Uuid {
         hashtags: tags.iter().map(|t| (*t).to_owned()).collect(),
         sound: None,
         duration_ms: None,
+        media_url: "https://media.example.com/v.mp4".into(),
+        thumbnail_url: None,
     };
     crate::helpers::make_video(db, author, input, T0).await
 }

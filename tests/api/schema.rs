@@ -69,7 +69,41 @@ fn schema_has_every_name_of_the_api_contract() {
         "devices: [NoisyBucket!]\n",
         "type NoisyBucket",
         "count: NoisyCount!",
+        // Client essentials (API.md "Client essentials (sessions and media issue)").
+        "mediaUrl: String!",
+        "thumbnailUrl: String\n",
+        "avatarUrl: String\n",
+        "sessions: [Session!]\n",
+        "type Session implements Node",
+        "lastUsedAt: DateTime!",
+        "device: String\n",
+        "current: Boolean!",
+        "refreshToken: String!",
+        "refreshExpiresAt: DateTime!",
+        "refreshSession(refreshToken: String!): AuthPayload!",
+        "logOut: Boolean!",
+        "logOutEverywhere: Boolean!",
+        "endSession(id: ID!): Boolean!",
+        "changePassword(oldPassword: String!, newPassword: String!): Boolean!",
     ] {
         assert!(sdl.contains(needle), "SDL lacks `{needle}`:\n{sdl}");
+    }
+}
+
+#[test]
+fn client_essentials_inputs_take_their_urls() {
+    let sdl = tally::graphql::sdl();
+    for (input, field) in [
+        ("input CreateVideoInput", "mediaUrl: String!"),
+        ("input CreateVideoInput", "thumbnailUrl: String\n"),
+        ("input SignUpInput", "avatarUrl: String\n"),
+        ("input UpdateAccountInput", "avatarUrl: String\n"),
+    ] {
+        let start = sdl
+            .find(input)
+            .unwrap_or_else(|| panic!("SDL lacks `{input}`"));
+        let body = &sdl[start..];
+        let end = body.find("\n}").expect("end of the input");
+        assert!(body[..=end].contains(field), "`{input}` lacks `{field}`");
     }
 }

@@ -31,7 +31,8 @@ use tally::{
 use uuid::Uuid;
 
 use crate::helpers::{
-    fresh_db_with_pool, insert_account, insert_block, insert_follow, tokens, uid, Harness, TestApp,
+    fresh_db_with_pool, insert_account, insert_block, insert_follow, token_for, uid, Harness,
+    TestApp,
 };
 
 /// Rows behind each "many" account (videos posted, or likes given).
@@ -534,12 +535,10 @@ async fn the_feed_does_not_read_videos_of_private_accounts_it_does_not_follow() 
 async fn hidden_lists_answer_over_http_as_if_empty() {
     let app = TestApp::spawn().await;
     let w = world(&app.db).await;
-    let tokens = tokens();
-    let token = |id: Uuid| tokens.issue(id).expect("token").0;
     let (stranger, follower, requester) = (
-        Some(token(w.stranger)),
-        Some(token(w.follower)),
-        Some(token(w.requester)),
+        Some(token_for(&app.db, w.stranger).await),
+        Some(token_for(&app.db, w.follower).await),
+        Some(token_for(&app.db, w.requester).await),
     );
     let list = |d: &Value, field: &str| -> Option<usize> {
         let node = &d["data"]["node"];
@@ -725,8 +724,9 @@ async fn hidden_lists_answer_over_http_as_if_empty() {
     }
     // The liker itself sees its own likes, whatever its settings.
     for pair in [w.only_me, w.followers, w.private_liker, w.private_only_me] {
+        let own = token_for(&app.db, pair[1]).await;
         let (_, d) = app
-            .gql(Some(&token(pair[1])), LIKED, json!({ "id": uid(pair[1]) }))
+            .gql(Some(&own), LIKED, json!({ "id": uid(pair[1]) }))
             .await;
         if list(&d, "likedVideos") != Some(20) {
             wrong.push(format!("own likedVideos: {d}"));

@@ -51,6 +51,8 @@ async fn video(
         hashtags: tags.iter().map(|t| (*t).to_owned()).collect(),
         sound: sound.map(str::to_owned),
         duration_ms: None,
+        media_url: "https://media.example.com/v.mp4".into(),
+        thumbnail_url: None,
     };
     crate::helpers::make_video(&h.db, author, input, hours_ago(300)).await
 }

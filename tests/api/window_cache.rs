@@ -76,6 +76,8 @@ impl World {
                 hashtags: vec![tag.to_owned()],
                 sound: Some("beat".into()),
                 duration_ms: Some(10_000),
+                media_url: "https://media.example.com/v.mp4".into(),
+                thumbnail_url: None,
             };
             videos.push(make_video(db, creator, input, ago(40)).await);
         }

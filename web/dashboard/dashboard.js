@@ -1,11 +1,13 @@
 // Tally's creator dashboard: a reference client of the GraphQL API. It signs in with
-// `logIn`, keeps the token in sessionStorage (this tab only, never in a URL) and reads
+// `logIn`, keeps its tokens in sessionStorage (this tab only, never in a URL), exchanges the
+// refresh token for a new pair when the 15-minute access token is refused, and reads
 // `creatorAnalytics`, `viewer { videos }` and `video { visibleLikers }` over POST /graphql.
 // Everything shown is written with textContent: nothing from the API is parsed as HTML.
 'use strict';
 
 (function dashboard() {
   const TOKEN_KEY = 'tally.dashboard.token';
+  const REFRESH_KEY = 'tally.dashboard.refresh';
   const PAGE = 20;
   const SVG = 'http://www.w3.org/2000/svg';
   const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
@@ -49,8 +51,39 @@
     }
   }
 
-  /** Runs a GraphQL operation as the signed-in account; its `data`, or an ApiError. */
-  async function gql(query, variables = {}) {
+  const REFRESH = `mutation Refresh($r: String!) {
+    refreshSession(refreshToken: $r) { token refreshToken }
+  }`;
+
+  /** Stores the tokens of an `AuthPayload`. */
+  function keepTokens(payload) {
+    sessionStorage.setItem(TOKEN_KEY, payload.token);
+    sessionStorage.setItem(REFRESH_KEY, payload.refreshToken);
+  }
+
+  // One refresh at a time: a refresh token is good once, and presenting it twice ends the
+  // session (reuse detection), so concurrent requests wait on the same exchange.
+  let refreshing = null;
+
+  /** Exchanges the refresh token for a new pair; whether that worked. */
+  function refreshTokens() {
+    if (!refreshing) {
+      const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+      sessionStorage.removeItem(TOKEN_KEY);
+      refreshing = (refreshToken
+        ? gql(REFRESH, { r: refreshToken }, false)
+            .then((data) => { keepTokens(data.refreshSession); return true; })
+            .catch(() => false)
+        : Promise.resolve(false)
+      ).finally(() => { refreshing = null; });
+    }
+    return refreshing;
+  }
+
+  /** Runs a GraphQL operation as the signed-in account; its `data`, or an ApiError. An
+   * access token that is refused is refreshed once (`mayRefresh`) and the operation resent. */
+  async function gql(query, variables = {}, mayRefresh = true) {
+    if (refreshing && mayRefresh) await refreshing;
     const headers = {
       'Content-Type': 'application/json',
       Accept: 'application/graphql-response+json, application/json;q=0.9',
@@ -79,14 +112,17 @@
     const first = body.errors && body.errors[0];
     if (first) {
       const code = (first.extensions && first.extensions.code) || 'INTERNAL';
-      if (code === 'UNAUTHENTICATED' && token) signOut('Your session has ended: sign in again.');
+      if (code === 'UNAUTHENTICATED' && token && response.status === 401 && mayRefresh) {
+        if (await refreshTokens()) return gql(query, variables, false);
+        signOut('Your session has ended: sign in again.');
+      }
       throw new ApiError(first.message, code);
     }
     return body.data;
   }
 
   const LOG_IN = `mutation LogIn($input: LogInInput!) {
-    logIn(input: $input) { token user { handle } }
+    logIn(input: $input) { token refreshToken user { handle } }
   }`;
 
   const VIEWER = `query Viewer { viewer { handle displayName accountType } }`;
@@ -155,6 +191,7 @@
 
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(REFRESH_KEY);
     state.analytics = null;
     showSignIn(message);
   }
@@ -173,8 +210,9 @@
     $('sign-in-error').textContent = '';
     try {
       sessionStorage.removeItem(TOKEN_KEY);
-      const data = await gql(LOG_IN, { input: { handle, password } });
-      sessionStorage.setItem(TOKEN_KEY, data.logIn.token);
+      sessionStorage.removeItem(REFRESH_KEY);
+      const data = await gql(LOG_IN, { input: { handle, password } }, false);
+      keepTokens(data.logIn);
       $('password').value = '';
       await openDashboard();
     } catch (e) {
@@ -559,7 +597,15 @@
 
   function start() {
     $('sign-in-form').addEventListener('submit', signIn);
-    $('sign-out').addEventListener('click', () => signOut('You have signed out.'));
+    $('sign-out').addEventListener('click', async () => {
+      // Ends the session on the server too, so that its tokens stop working everywhere.
+      try {
+        await gql('mutation LogOut { logOut }', {}, false);
+      } catch (e) {
+        // Signed out locally either way.
+      }
+      signOut('You have signed out.');
+    });
     $('window').addEventListener('change', loadAnalytics);
     $('top-by').addEventListener('change', loadTopVideos);
     $('heat-metric').addEventListener('change', () => {

@@ -168,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
         &http,
         &base,
         Some(&creator),
-        json!({ "query": "mutation { createVideo(input: {caption: \"hot\"}) { id } }" }),
+        json!({ "query": "mutation { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: \"hot\"}) { id } }" }),
     )
     .await?;
     let video = made["data"]["createVideo"]["id"]

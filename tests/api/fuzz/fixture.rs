@@ -12,6 +12,19 @@ pub(crate) struct Account {
     pub(crate) id: String,
     pub(crate) token: String,
     pub(crate) handle: String,
+    /// The `sid` of its token's session.
+    pub(crate) sid: String,
+}
+
+/// The `sid` claim of one of the service's tokens.
+fn sid_of_token(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let claims: Value = serde_json::from_slice(&bytes).expect("claims");
+    claims["sid"].as_str().expect("sid").to_owned()
 }
 
 /// The world the fuzzer's real IDs, cursors and tokens come from.
@@ -62,9 +75,11 @@ impl Fixture {
                 r#"mutation($p: String!) {{ signUp(input: {{handle: "{handle}", password: $p, {extra}}}) {{ token user {{ id }} }} }}"#
             );
             let d = setup_gql(http, base, None, &q, json!({ "p": FIXTURE_PASSWORD })).await;
+            let token = d["signUp"]["token"].as_str().expect("token").to_owned();
             accounts.push(Account {
                 id: d["signUp"]["user"]["id"].as_str().expect("id").to_owned(),
-                token: d["signUp"]["token"].as_str().expect("token").to_owned(),
+                sid: sid_of_token(&token),
+                token,
                 handle: handle.to_owned(),
             });
         }
@@ -80,7 +95,7 @@ impl Fixture {
                 http,
                 base,
                 Some(&tok(i)),
-                "mutation($c: String!) { createVideo(input: {caption: $c, hashtags: [\"fuzz\"]}) { id } }",
+                "mutation($c: String!) { createVideo(input: {mediaUrl: \"https://media.example.com/v.mp4\", caption: $c, hashtags: [\"fuzz\"]}) { id } }",
                 json!({ "c": caption }),
             )
             .await;

@@ -254,9 +254,9 @@ fn regressions_run() {
     // A video whose caption, hashtag or sound holds a NUL, by a signed-in account.
     let alice = format!("Bearer {}", fx.accounts[0].token);
     for input in [
-        "{caption: \"a\\u0000b\"}",
-        "{caption: \"ok\", hashtags: [\"a\\u0000\"]}",
-        "{caption: \"ok\", sound: \"\\u0000\"}",
+        "{mediaUrl: \"https://media.example.com/v.mp4\", caption: \"a\\u0000b\"}",
+        "{mediaUrl: \"https://media.example.com/v.mp4\", caption: \"ok\", hashtags: [\"a\\u0000\"]}",
+        "{mediaUrl: \"https://media.example.com/v.mp4\", caption: \"ok\", sound: \"\\u0000\"}",
     ] {
         let mut req = Rendered::json(
             Cred::Valid,

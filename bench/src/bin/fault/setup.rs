@@ -131,7 +131,7 @@ pub async fn set_up(ctx: &Arc<Ctx>, args: &Args) -> anyhow::Result<(Vec<Account>
     let mut videos = Vec::new();
     for i in 0..args.videos {
         let creator = &creators[i % creators.len()];
-        let vars = json!({ "input": { "caption": format!("fault storm video {i}") } });
+        let vars = json!({ "input": { "caption": format!("fault storm video {i}"), "mediaUrl": format!("https://media.example.com/fault/{i}.mp4") } });
         let (status, body) = ctx
             .post(Some(&creator.token), q, vars)
             .await

@@ -92,7 +92,10 @@ impl Render<'_> {
                     .decode_id("sub", tally::ids::Kind::User, &account.id)
                     .map_err(|e| e.message())
                     .expect("fixture ID");
-                let (t, _) = other.issue(id).map_err(|e| e.message()).expect("issue");
+                let (t, _) = other
+                    .issue(id, uuid::Uuid::now_v7(), Utc::now())
+                    .map_err(|e| e.message())
+                    .expect("issue");
                 (bearer(&t), Cred::Invalid)
             }
             Auth::Idp(s) => {

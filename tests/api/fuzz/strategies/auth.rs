@@ -72,6 +72,8 @@ impl ClaimsSpec {
             }
         };
         let account = &fx.accounts[usize::from(self.user) % fx.accounts.len()];
+        // The account's own session: a token valid in every other way is one it could have.
+        set("sid", Some(json!(account.sid)));
         set(
             "sub",
             match self.sub % 7 {
