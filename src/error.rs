@@ -13,11 +13,12 @@ pub enum ErrorCode {
     RateLimited,
     Internal,
     BudgetExhausted,
+    LimitExceeded,
 }
 
 impl ErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -26,6 +27,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::BudgetExhausted,
+        ErrorCode::LimitExceeded,
     ];
 
     /// The code as clients see it in `extensions.code`.
@@ -39,6 +41,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::BudgetExhausted => "BUDGET_EXHAUSTED",
+            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
         }
     }
 }
@@ -84,6 +87,9 @@ pub enum AppError {
     BudgetExhausted {
         resets_at: chrono::DateTime<chrono::Utc>,
     },
+    /// A live limit is reached (subscriptions of a connection, connections of a principal);
+    /// the message names it.
+    LimitExceeded(String),
 }
 
 impl AppError {
@@ -98,7 +104,9 @@ impl AppError {
     /// The message shown to the client.
     pub fn message(&self) -> String {
         match self {
-            AppError::Unauthenticated(m) | AppError::Forbidden(m) => m.clone(),
+            AppError::Unauthenticated(m) | AppError::Forbidden(m) | AppError::LimitExceeded(m) => {
+                m.clone()
+            }
             AppError::NotFound => "not found".to_owned(),
             AppError::BadInput { message, .. } | AppError::Conflict { message, .. } => {
                 message.clone()
@@ -139,6 +147,7 @@ impl AppError {
             AppError::Timeout { .. } => ErrorCode::Internal,
             AppError::Internal(_) => ErrorCode::Internal,
             AppError::BudgetExhausted { .. } => ErrorCode::BudgetExhausted,
+            AppError::LimitExceeded(_) => ErrorCode::LimitExceeded,
         }
     }
 }

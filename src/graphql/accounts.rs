@@ -5,11 +5,12 @@ use async_graphql::{dataloader::Loader, Context, Enum, InputObject, Object, Resu
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{clock, db, ids, signed_in, viewer},
+    context::{clock, db, ids, publish, signed_in, viewer},
     loaders::{gql, RequestLoader},
     nodes::User,
 };
 use crate::{
+    live::Notice,
     auth::{token::Tokens, ExternalSubject},
     domain::{
         self,
@@ -304,9 +305,12 @@ impl AccountsMutation {
             region: input.region,
             language: input.language,
         };
-        Ok(User::from(
-            domain::accounts::update_account(db(ctx)?, me, changes, clock(ctx)).await?,
-        ))
+        let private = changes.visibility == Some(entity::Visibility::Private);
+        let account = domain::accounts::update_account(db(ctx)?, me, changes, clock(ctx)).await?;
+        if private {
+            publish(ctx, Notice::access_of(me)).await;
+        }
+        Ok(User::from(account))
     }
 
     /// Deletes the viewer's account and everything it made (password required; an account
@@ -315,6 +319,7 @@ impl AccountsMutation {
         ratelimit::check(ctx, Limit::Auth)?;
         let me = signed_in(ctx).await?;
         domain::accounts::delete_account(db(ctx)?, me, password, clock(ctx).now_us()).await?;
+        publish(ctx, Notice::access_of(me)).await;
         Ok(true)
     }
 }
