@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::{
     counters::CountedVideo,
     public_user_columns,
-    videos::{counted_video, visible_videos}, visible::Visible,
+    videos::{counted_video, visible_videos},
+    visible::Visible,
     PublicUser,
 };
 use crate::{db::Sql, error::AppResult, frag, privacy::sql as policy};

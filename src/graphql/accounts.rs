@@ -10,7 +10,6 @@ use super::{
     nodes::User,
 };
 use crate::{
-    live::Notice,
     auth::{token::Tokens, ExternalSubject},
     domain::{
         self,
@@ -20,6 +19,7 @@ use crate::{
     },
     error::AppError,
     ids::Kind,
+    live::Notice,
     ratelimit::{self, Limit},
 };
 

@@ -15,7 +15,6 @@ use super::{
     videos::VideoConnection,
 };
 use crate::{
-    live::Notice,
     domain::{
         self,
         likes::VisibleLikers,
@@ -24,6 +23,7 @@ use crate::{
         PublicUser,
     },
     ids::{CursorKind, Kind},
+    live::Notice,
     ratelimit::{self, Limit},
 };
 

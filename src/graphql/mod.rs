@@ -66,7 +66,7 @@ pub struct Mutation(
     apps::AppsMutation,
 );
 
-/// Pushed to subscribers over `graphql-transport-ws` (see [`live`]).
+/// Pushed to subscribers over `graphql-transport-ws` on `GET /graphql` (README "Live").
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(live::LiveSubscription);
 
@@ -129,5 +129,9 @@ pub fn sdl() -> String {
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query::default(), Mutation::default(), Subscription::default())
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }

@@ -13,9 +13,9 @@ use super::{
     nodes::User,
 };
 use crate::{
-    live::Notice,
     domain::{self, page::Page, PublicUser},
     ids::CursorKind,
+    live::Notice,
     ratelimit::{self, Limit},
 };
 
@@ -219,7 +219,8 @@ impl SocialMutation {
         ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
-        let removed = domain::social::unfollow_user(db(ctx)?, me, target, clock(ctx).now_us()).await?;
+        let removed =
+            domain::social::unfollow_user(db(ctx)?, me, target, clock(ctx).now_us()).await?;
         if removed {
             publish(ctx, Notice::Access { a: me, b: target }).await;
         }

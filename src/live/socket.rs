@@ -173,9 +173,7 @@ async fn handshake(
     let deadline = Instant::now() + Duration::from_millis(limits.init_timeout_ms);
     let (text, init) = loop {
         let message = match tokio::time::timeout_at(deadline, messages.next()).await {
-            Err(_) => {
-                return Handshake::Closed(Some((4408, "Connection initialisation timeout")))
-            }
+            Err(_) => return Handshake::Closed(Some((4408, "Connection initialisation timeout"))),
             Ok(None | Some(Ok(AggregatedMessage::Close(_)))) => return Handshake::Closed(None),
             Ok(Some(Err(_))) => return Handshake::Closed(Some((1002, "WebSocket protocol error"))),
             Ok(Some(Ok(m))) => m,

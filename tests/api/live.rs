@@ -122,7 +122,10 @@ impl Ws {
     /// (once it is here, the subscription is live).
     async fn watch_count(&mut self, id: &str, video: Uuid) -> i64 {
         self.subscribe(id, COUNT, json!({ "v": vid(video) })).await;
-        let first = self.next_payload(id, WAIT).await.expect("the current count");
+        let first = self
+            .next_payload(id, WAIT)
+            .await
+            .expect("the current count");
         first["data"]["likeCountChanged"]["likeCount"]
             .as_i64()
             .unwrap_or_else(|| panic!("a count: {first}"))
@@ -138,8 +141,7 @@ impl Ws {
     }
 }
 
-const COUNT: &str =
-    "subscription($v: ID!) { likeCountChanged(videoId: $v) { videoId likeCount } }";
+const COUNT: &str = "subscription($v: ID!) { likeCountChanged(videoId: $v) { videoId likeCount } }";
 const ACTIVITY: &str =
     "subscription { likeActivity { video { id } liker { id handle } likeCount at } }";
 
@@ -181,11 +183,25 @@ const QUIET: Duration = Duration::from_millis(700);
 #[tokio::test]
 async fn a_like_through_one_instance_reaches_a_subscriber_of_the_other_until_unsubscribed() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(&a.db, "author", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = insert_account(
+        &a.db,
+        "author",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let fans: Vec<Uuid> = {
         let mut v = Vec::new();
         for i in 0..3 {
-            v.push(insert_account(&a.db, &format!("fan{i}"), Visibility::Public, LikesVisibility::Everyone).await);
+            v.push(
+                insert_account(
+                    &a.db,
+                    &format!("fan{i}"),
+                    Visibility::Public,
+                    LikesVisibility::Everyone,
+                )
+                .await,
+            );
         }
         v
     };
@@ -195,7 +211,10 @@ async fn a_like_through_one_instance_reaches_a_subscriber_of_the_other_until_uns
     assert_eq!(ws.watch_count("1", video).await, 0);
     let started = Instant::now();
     like(&b, fans[0], video).await;
-    let got = ws.next_payload("1", WAIT).await.expect("an update within 1 s");
+    let got = ws
+        .next_payload("1", WAIT)
+        .await
+        .expect("an update within 1 s");
     assert!(started.elapsed() < WAIT + Duration::from_millis(200));
     assert_eq!(
         got["data"]["likeCountChanged"],
@@ -212,7 +231,10 @@ async fn a_like_through_one_instance_reaches_a_subscriber_of_the_other_until_uns
         .await
         .expect("metrics body");
     assert!(metrics.contains("tally_live_subscriptions"), "{metrics}");
-    assert!(metrics.contains("tally_live_events_delivered_total"), "{metrics}");
+    assert!(
+        metrics.contains("tally_live_events_delivered_total"),
+        "{metrics}"
+    );
 
     ws.send(json!({ "id": "1", "type": "complete" })).await;
     like(&b, fans[2], video).await;
@@ -239,8 +261,14 @@ async fn ends_with_not_found(
     let first = ws.next_payload("s", WAIT).await.expect("visible at first");
     assert_eq!(first["data"]["likeCountChanged"]["likeCount"], 1, "{first}");
     change.await;
-    let ended = ws.next_payload("s", WAIT).await.expect("the re-check's answer");
-    assert_eq!(ended["errors"][0]["extensions"]["code"], "NOT_FOUND", "{ended}");
+    let ended = ws
+        .next_payload("s", WAIT)
+        .await
+        .expect("the re-check's answer");
+    assert_eq!(
+        ended["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{ended}"
+    );
     assert_eq!(
         ws.next(WAIT).await,
         Got::Msg(json!({ "id": "s", "type": "complete" }))
@@ -252,8 +280,20 @@ async fn ends_with_not_found(
 #[tokio::test]
 async fn a_subscriber_blocked_by_the_author_is_told_not_found_and_nothing_more() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(&a.db, "author", Visibility::Public, LikesVisibility::Everyone).await;
-    let viewer = insert_account(&a.db, "viewer", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = insert_account(
+        &a.db,
+        "author",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
+    let viewer = insert_account(
+        &a.db,
+        "viewer",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let fan = insert_account(&a.db, "fan", Visibility::Public, LikesVisibility::Everyone).await;
     let fan2 = insert_account(&a.db, "fan2", Visibility::Public, LikesVisibility::Everyone).await;
     let video = make_video(&a.db, author, new_video("clip"), now_us()).await;
@@ -272,8 +312,20 @@ async fn a_subscriber_blocked_by_the_author_is_told_not_found_and_nothing_more()
 #[tokio::test]
 async fn unfollowing_a_private_author_ends_the_subscription_with_not_found() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(&a.db, "author", Visibility::Private, LikesVisibility::Everyone).await;
-    let viewer = insert_account(&a.db, "viewer", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = insert_account(
+        &a.db,
+        "author",
+        Visibility::Private,
+        LikesVisibility::Everyone,
+    )
+    .await;
+    let viewer = insert_account(
+        &a.db,
+        "viewer",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let fan = insert_account(&a.db, "fan", Visibility::Public, LikesVisibility::Everyone).await;
     let fan2 = insert_account(&a.db, "fan2", Visibility::Public, LikesVisibility::Everyone).await;
     insert_follow(&a.db, viewer, author, FollowState::Approved).await;
@@ -295,8 +347,20 @@ async fn unfollowing_a_private_author_ends_the_subscription_with_not_found() {
 #[tokio::test]
 async fn the_author_turning_private_ends_a_strangers_subscription() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(&a.db, "author", Visibility::Public, LikesVisibility::Everyone).await;
-    let viewer = insert_account(&a.db, "viewer", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = insert_account(
+        &a.db,
+        "author",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
+    let viewer = insert_account(
+        &a.db,
+        "viewer",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let fan = insert_account(&a.db, "fan", Visibility::Public, LikesVisibility::Everyone).await;
     let fan2 = insert_account(&a.db, "fan2", Visibility::Public, LikesVisibility::Everyone).await;
     insert_follow(&a.db, fan, author, FollowState::Approved).await;
@@ -317,14 +381,21 @@ async fn the_author_turning_private_ends_a_strangers_subscription() {
 #[tokio::test]
 async fn a_video_the_viewer_cannot_see_is_not_found_at_subscribe_time() {
     let app = TestApp::spawn().await;
-    let author = insert_account(&app.db, "author", Visibility::Private, LikesVisibility::Everyone).await;
+    let author = insert_account(
+        &app.db,
+        "author",
+        Visibility::Private,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let video = make_video(&app.db, author, new_video("hidden"), now_us()).await;
     let mut ws = Ws::open(&app, None).await;
     ws.subscribe("1", COUNT, json!({ "v": vid(video) })).await;
     let got = ws.next_payload("1", WAIT).await.expect("an answer");
     assert_eq!(got["errors"][0]["extensions"]["code"], "NOT_FOUND", "{got}");
     // Exactly as a video that does not exist.
-    ws.subscribe("2", COUNT, json!({ "v": vid(Uuid::now_v7()) })).await;
+    ws.subscribe("2", COUNT, json!({ "v": vid(Uuid::now_v7()) }))
+        .await;
     let mut answers = Vec::new();
     while let Got::Msg(m) = ws.next(QUIET).await {
         answers.push(m);
@@ -333,8 +404,14 @@ async fn a_video_the_viewer_cannot_see_is_not_found_at_subscribe_time() {
         .iter()
         .find(|m| m["id"] == "2" && m["type"] == "next")
         .expect("an answer for a missing video");
-    assert_eq!(missing["payload"]["errors"][0]["message"], got["errors"][0]["message"]);
-    assert_eq!(missing["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(
+        missing["payload"]["errors"][0]["message"],
+        got["errors"][0]["message"]
+    );
+    assert_eq!(
+        missing["payload"]["errors"][0]["extensions"]["code"],
+        "NOT_FOUND"
+    );
 }
 
 #[tokio::test]
@@ -343,16 +420,25 @@ async fn like_activity_needs_a_signed_in_viewer() {
     let mut ws = Ws::open(&app, None).await;
     ws.subscribe("1", ACTIVITY, json!({})).await;
     let got = ws.next_payload("1", WAIT).await.expect("an answer");
-    assert_eq!(got["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{got}");
+    assert_eq!(
+        got["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{got}"
+    );
 }
 
 #[tokio::test]
 async fn bad_tokens_close_the_connection_with_4401() {
     let app = TestApp::spawn().await;
-    let gone = insert_account(&app.db, "gone", Visibility::Public, LikesVisibility::Everyone).await;
+    let gone = insert_account(
+        &app.db,
+        "gone",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let gone_token = token(gone);
     app.db
-        .execute_unprepared(&format!("DELETE FROM users WHERE handle = 'gone'"))
+        .execute_unprepared("DELETE FROM users WHERE handle = 'gone'")
         .await
         .expect("delete account");
     let expired = Tokens::new(SECRET, chrono::Duration::hours(-2), ids())
@@ -360,11 +446,15 @@ async fn bad_tokens_close_the_connection_with_4401() {
         .issue(gone)
         .expect("token")
         .0;
-    let other_key = Tokens::new(b"another-secret-another-secret-another!", chrono::Duration::hours(1), ids())
-        .expect("tokens")
-        .issue(gone)
-        .expect("token")
-        .0;
+    let other_key = Tokens::new(
+        b"another-secret-another-secret-another!",
+        chrono::Duration::hours(1),
+        ids(),
+    )
+    .expect("tokens")
+    .issue(gone)
+    .expect("token")
+    .0;
     for (what, auth) in [
         ("malformed", "Bearer not-a-jwt".to_owned()),
         ("not bearer", format!("Basic {gone_token}")),
@@ -373,11 +463,18 @@ async fn bad_tokens_close_the_connection_with_4401() {
         ("deleted account", format!("Bearer {gone_token}")),
     ] {
         let mut ws = Ws::connect(&app).await;
-        assert_eq!(ws.init(Some(&auth)).await, Got::Closed(Some(4401)), "{what}");
+        assert_eq!(
+            ws.init(Some(&auth)).await,
+            Got::Closed(Some(4401)),
+            "{what}"
+        );
     }
     // Missing: anonymous, which may watch counts.
     let mut ws = Ws::connect(&app).await;
-    assert_eq!(ws.init(None).await, Got::Msg(json!({ "type": "connection_ack" })));
+    assert_eq!(
+        ws.init(None).await,
+        Got::Msg(json!({ "type": "connection_ack" }))
+    );
 }
 
 #[tokio::test]
@@ -385,7 +482,10 @@ async fn no_connection_init_in_time_closes_with_4408_and_ping_is_answered() {
     let app = TestApp::spawn_with(|s| s.live.init_timeout_ms = 300).await;
     let mut ws = Ws::connect(&app).await;
     let started = Instant::now();
-    assert_eq!(ws.next(Duration::from_secs(5)).await, Got::Closed(Some(4408)));
+    assert_eq!(
+        ws.next(Duration::from_secs(5)).await,
+        Got::Closed(Some(4408))
+    );
     assert!(started.elapsed() >= Duration::from_millis(250));
 
     let mut ws = Ws::open(&app, None).await;
@@ -400,14 +500,23 @@ async fn the_limits_on_subscriptions_and_connections_are_coded() {
         s.live.max_connections_per_principal = 1;
     })
     .await;
-    let author = insert_account(&app.db, "author", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = insert_account(
+        &app.db,
+        "author",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let video = make_video(&app.db, author, new_video("clip"), now_us()).await;
     let t = token(author);
     let mut ws = Ws::open(&app, Some(&t)).await;
     ws.watch_count("1", video).await;
     ws.subscribe("2", COUNT, json!({ "v": vid(video) })).await;
     let got = ws.next_payload("2", WAIT).await.expect("an answer");
-    assert_eq!(got["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{got}");
+    assert_eq!(
+        got["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{got}"
+    );
     let mut second = Ws::connect(&app).await;
     assert_eq!(
         second.init(Some(&format!("Bearer {t}"))).await,
@@ -433,11 +542,23 @@ async fn the_limits_on_subscriptions_and_connections_are_coded() {
 #[tokio::test]
 async fn a_thousand_likes_in_a_burst_give_at_most_four_updates_a_second_ending_on_the_count() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(&a.db, "author", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = insert_account(
+        &a.db,
+        "author",
+        Visibility::Public,
+        LikesVisibility::Everyone,
+    )
+    .await;
     let video = make_video(&a.db, author, new_video("viral"), now_us()).await;
     let mut fans = Vec::new();
     for i in 0..1000 {
-        let fan = insert_account(&a.db, &format!("f{i}"), Visibility::Public, LikesVisibility::Everyone).await;
+        let fan = insert_account(
+            &a.db,
+            &format!("f{i}"),
+            Visibility::Public,
+            LikesVisibility::Everyone,
+        )
+        .await;
         fans.push(token(fan));
     }
     let mut ws = Ws::open(&a, None).await;
@@ -461,30 +582,40 @@ async fn a_thousand_likes_in_a_burst_give_at_most_four_updates_a_second_ending_o
         started.elapsed()
     });
     let mut updates = Vec::new();
-    loop {
-        match ws.next_payload("1", Duration::from_millis(1500)).await {
-            Some(p) => {
-                updates.push((started.elapsed(), p["data"]["likeCountChanged"]["likeCount"].as_i64().expect("count")));
-                if updates.last().is_some_and(|u| u.1 == 1000) {
-                    // Nothing may follow the final count.
-                    assert_eq!(ws.next(QUIET).await, Got::Nothing);
-                    break;
-                }
-            }
-            None => break,
+    while let Some(p) = ws.next_payload("1", Duration::from_millis(1500)).await {
+        updates.push((
+            started.elapsed(),
+            p["data"]["likeCountChanged"]["likeCount"]
+                .as_i64()
+                .expect("count"),
+        ));
+        if updates.last().is_some_and(|u| u.1 == 1000) {
+            // Nothing may follow the final count.
+            assert_eq!(ws.next(QUIET).await, Got::Nothing);
+            break;
         }
     }
     let burst = burst.await.expect("the burst");
     let last = updates.last().expect("updates").1;
-    assert_eq!(last, 1000, "the last update is the final likeCount: {updates:?}");
+    assert_eq!(
+        last, 1000,
+        "the last update is the final likeCount: {updates:?}"
+    );
     // At most 4 a second: over the burst (however long the machine took), plus the one
     // that ends on the final count.
     let span = updates.last().expect("updates").0.as_secs_f64();
     let allowed = (span * 4.0).ceil() as usize + 1;
-    assert!(updates.len() <= allowed, "{} updates in {span:.2} s: {updates:?}", updates.len());
+    assert!(
+        updates.len() <= allowed,
+        "{} updates in {span:.2} s: {updates:?}",
+        updates.len()
+    );
     // The server sends at most one every 250 ms; what the client sees jitters a little.
     for pair in updates.windows(2) {
-        assert!(pair[1].0 - pair[0].0 >= Duration::from_millis(150), "{updates:?}");
+        assert!(
+            pair[1].0 - pair[0].0 >= Duration::from_millis(150),
+            "{updates:?}"
+        );
     }
     eprintln!("1,000 likes in {burst:?} gave {} updates", updates.len());
 }
@@ -511,28 +642,51 @@ impl Graph for World {
 /// One step between likes: a liker's settings change, or the author (un)follows a liker.
 #[derive(Debug, Clone)]
 enum Step {
-    Settings { user: usize, private: bool, likes: u8 },
+    Settings {
+        user: usize,
+        private: bool,
+        likes: u8,
+    },
     AuthorFollows(usize),
     AuthorUnfollows(usize),
     Like(usize),
 }
 
 fn lv(n: u8) -> LikesVisibility {
-    [LikesVisibility::Everyone, LikesVisibility::Followers, LikesVisibility::OnlyMe][n as usize % 3]
+    [
+        LikesVisibility::Everyone,
+        LikesVisibility::Followers,
+        LikesVisibility::OnlyMe,
+    ][n as usize % 3]
 }
 
-fn steps() -> impl Strategy<Value = (Vec<(bool, u8, bool, bool)>, Vec<Step>)> {
+/// Per account: (private, likesVisibility, followed by the author, blocked by the author).
+type Accounts = Vec<(bool, u8, bool, bool)>;
+
+fn steps() -> impl Strategy<Value = (Accounts, Vec<Step>)> {
     (2usize..=5).prop_flat_map(|n| {
         // (private, likesVisibility, followed by the author, blocked by the author)
-        let user = (any::<bool>(), 0u8..3, any::<bool>(), prop::bool::weighted(0.15));
+        let user = (
+            any::<bool>(),
+            0u8..3,
+            any::<bool>(),
+            prop::bool::weighted(0.15),
+        );
         let step = prop_oneof![
-            (0..n, any::<bool>(), 0u8..3).prop_map(|(user, private, likes)| Step::Settings { user, private, likes }),
+            (0..n, any::<bool>(), 0u8..3).prop_map(|(user, private, likes)| Step::Settings {
+                user,
+                private,
+                likes
+            }),
             (0..n).prop_map(Step::AuthorFollows),
             (0..n).prop_map(Step::AuthorUnfollows),
             (0..n).prop_map(Step::Like),
             (0..n).prop_map(Step::Like),
         ];
-        (prop::collection::vec(user, n), prop::collection::vec(step, 1..14))
+        (
+            prop::collection::vec(user, n),
+            prop::collection::vec(step, 1..14),
+        )
     })
 }
 
@@ -660,5 +814,8 @@ fn like_activity_names_the_liker_exactly_when_rule_l_lets_the_author_see_it_at_d
         prop_assert!(bad.is_empty(), "{:?} / {:?}:\n{}", users, steps, bad.join("\n"));
     });
     assert!(events.get() > 0, "no like event was checked");
-    eprintln!("likeActivity property: {} events checked against Rule L", events.get());
+    eprintln!(
+        "likeActivity property: {} events checked against Rule L",
+        events.get()
+    );
 }

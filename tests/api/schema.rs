@@ -69,6 +69,15 @@ fn schema_has_every_name_of_the_api_contract() {
         "devices: [NoisyBucket!]\n",
         "type NoisyBucket",
         "count: NoisyCount!",
+        // Live (API.md "Live").
+        "type Subscription",
+        "likeCountChanged(videoId: ID!): LikeCountUpdate!",
+        "likeActivity: LikeActivity!",
+        "type LikeCountUpdate",
+        "videoId: ID!",
+        "type LikeActivity",
+        "liker: User\n",
+        "at: DateTime!",
     ] {
         assert!(sdl.contains(needle), "SDL lacks `{needle}`:\n{sdl}");
     }
