@@ -130,6 +130,9 @@ pub struct Config {
     /// Third-party analytics apps: their tokens and their privacy budget.
     #[command(flatten)]
     pub apps: AppSettings,
+    /// Live subscriptions: per-connection and per-principal limits, the init timeout.
+    #[command(flatten)]
+    pub live: LiveLimits,
 }
 
 /// `--now`: an RFC 3339 instant, in UTC.
@@ -235,6 +238,30 @@ impl Default for Limits {
             dashboard: true,
             shutdown_timeout_secs: 10,
             persisted_queries: 1_000,
+        }
+    }
+}
+
+/// The limits of live subscriptions (`graphql-transport-ws` on `/graphql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct LiveLimits {
+    /// Most subscriptions one connection may hold at once.
+    #[arg(long, env = "TALLY_LIVE_MAX_SUBSCRIPTIONS", default_value_t = LiveLimits::default().max_subscriptions_per_connection, global = true)]
+    pub max_subscriptions_per_connection: usize,
+    /// Most connections one account (or, anonymous, one client address) may hold open at once.
+    #[arg(long, env = "TALLY_LIVE_MAX_CONNECTIONS", default_value_t = LiveLimits::default().max_connections_per_principal, global = true)]
+    pub max_connections_per_principal: usize,
+    /// Milliseconds a new connection has to send `connection_init` (then closed with 4408).
+    #[arg(long, env = "TALLY_LIVE_INIT_TIMEOUT_MS", default_value_t = LiveLimits::default().init_timeout_ms, global = true)]
+    pub init_timeout_ms: u64,
+}
+
+impl Default for LiveLimits {
+    fn default() -> Self {
+        LiveLimits {
+            max_subscriptions_per_connection: 50,
+            max_connections_per_principal: 10,
+            init_timeout_ms: 10_000,
         }
     }
 }

@@ -15,11 +15,12 @@ pub enum ErrorCode {
     BudgetExhausted,
     PersistedQueryNotFound,
     PersistedQueryNotSupported,
+    LimitExceeded,
 }
 
 impl ErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -30,6 +31,7 @@ impl ErrorCode {
         ErrorCode::BudgetExhausted,
         ErrorCode::PersistedQueryNotFound,
         ErrorCode::PersistedQueryNotSupported,
+        ErrorCode::LimitExceeded,
     ];
 
     /// The code as clients see it in `extensions.code`.
@@ -45,6 +47,7 @@ impl ErrorCode {
             ErrorCode::BudgetExhausted => "BUDGET_EXHAUSTED",
             ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
         }
     }
 }
@@ -95,6 +98,9 @@ pub enum AppError {
     PersistedQueryNotFound,
     /// Persisted queries are turned off (`TALLY_PERSISTED_QUERIES=0`): send the query.
     PersistedQueryNotSupported,
+    /// A live limit is reached (subscriptions of a connection, connections of a principal);
+    /// the message names it.
+    LimitExceeded(String),
 }
 
 impl AppError {
@@ -109,7 +115,9 @@ impl AppError {
     /// The message shown to the client.
     pub fn message(&self) -> String {
         match self {
-            AppError::Unauthenticated(m) | AppError::Forbidden(m) => m.clone(),
+            AppError::Unauthenticated(m) | AppError::Forbidden(m) | AppError::LimitExceeded(m) => {
+                m.clone()
+            }
             AppError::NotFound => "not found".to_owned(),
             AppError::BadInput { message, .. } | AppError::Conflict { message, .. } => {
                 message.clone()
@@ -155,6 +163,7 @@ impl AppError {
             AppError::BudgetExhausted { .. } => ErrorCode::BudgetExhausted,
             AppError::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
             AppError::PersistedQueryNotSupported => ErrorCode::PersistedQueryNotSupported,
+            AppError::LimitExceeded(_) => ErrorCode::LimitExceeded,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod graphql_http;
 pub mod ids;
+pub mod live;
 pub mod oauth;
 pub mod pages;
 pub mod privacy;

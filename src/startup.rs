@@ -22,7 +22,7 @@ use crate::{
         AuthSettings, Authenticator, Credentials,
     },
     clock::Clock,
-    config::{AppSettings, Config, Limits, RateLimits, Thresholds},
+    config::{AppSettings, Config, Limits, LiveLimits, RateLimits, Thresholds},
     cors::CorsOrigins,
     db,
     domain::{
@@ -35,6 +35,7 @@ use crate::{
     },
     graphql_http::{self, MediaType, Refusal, Wanted},
     ids::{CursorCodec, IdCodec},
+    live::{self, Hub},
     oauth::{self, TokenEndpoint},
     pages,
     ratelimit::{RateLimiter, SWEEP_INTERVAL},
@@ -73,6 +74,8 @@ pub struct Settings {
     pub thresholds: Thresholds,
     /// Third-party apps: their tokens' lifetime, ε per question and daily ε.
     pub apps: AppSettings,
+    /// Live subscriptions: per-connection and per-principal limits, the init timeout.
+    pub live: LiveLimits,
 }
 
 impl Settings {
@@ -94,6 +97,7 @@ impl Settings {
             fold_interval: None,
             thresholds: Thresholds::default(),
             apps: AppSettings::default(),
+            live: LiveLimits::default(),
         }
     }
 
@@ -124,6 +128,7 @@ impl Settings {
             fold_interval: Some(std::time::Duration::from_millis(config.fold_interval_ms)),
             thresholds: config.thresholds,
             apps: config.apps,
+            live: config.live,
         })
     }
 }
@@ -157,6 +162,8 @@ pub struct AppState {
     pub apps: AppSettings,
     /// The schema's persisted queries (a `GET` naming one runs queries only, too).
     pub persisted: PersistedQueries,
+    /// This instance's live subscriptions and their fan-out.
+    pub hub: Hub,
 }
 
 /// A built, bound, not yet running service.
@@ -170,6 +177,7 @@ pub struct Application {
     clock: Clock,
     sketches: Arc<SketchBuffer>,
     fold_interval: Option<std::time::Duration>,
+    hub: Hub,
 }
 
 impl Application {
@@ -198,7 +206,10 @@ impl Application {
             fold_interval,
             thresholds,
             apps,
+            live,
         } = settings;
+        live::metrics::install();
+        let hub = Hub::new(db.clone(), live);
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let sketches = Arc::new(SketchBuffer::new(SketchKey::from_id_key(&secrets.id_key)));
         let ids = IdCodec::new(&secrets.id_key);
@@ -239,6 +250,7 @@ impl Application {
             thresholds,
             apps,
             persisted,
+            hub: hub.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -249,10 +261,11 @@ impl Application {
                     web::resource("/graphql")
                         .wrap(cors.middleware())
                         .route(web::post().to(graphql_post))
-                        .route(web::get().to(graphql_get)),
+                        .route(web::get().to(graphql_get_or_upgrade)),
                 )
                 .service(web::resource("/oauth/token").route(web::post().to(oauth::token)))
                 .route("/healthz", web::get().to(healthz))
+                .route("/metrics", web::get().to(metrics))
                 .route("/readyz", web::get().to(readyz))
                 // A page switched off matches no route (404); without GraphiQL, `GET /graphql`
                 // never answers with the playground either.
@@ -271,6 +284,7 @@ impl Application {
             clock,
             sketches,
             fold_interval,
+            hub,
         })
     }
 
@@ -311,6 +325,7 @@ impl Application {
     /// and one last drain, bounded to a few seconds, stores the buffered viewers.
     pub async fn run(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(self.rate_limiter.sweep_every(SWEEP_INTERVAL));
+        let listener = tokio::spawn(self.hub.clone().run_listener());
         let folder = self.fold_interval.map(|every| {
             tokio::spawn(domain::fold::run_every(
                 self.db.clone(),
@@ -320,6 +335,7 @@ impl Application {
         });
         let result = self.server.await;
         sweeper.abort();
+        listener.abort();
         if let Some(folder) = folder {
             folder.abort();
             let last = domain::fold::drain(&self.db, &self.sketches);
@@ -398,6 +414,27 @@ async fn graphql_post(
     }
 }
 
+/// `GET /graphql`: a WebSocket upgrade (live subscriptions, [`live::socket`]), else
+/// [`graphql_get`].
+async fn graphql_get_or_upgrade(
+    state: Data<AppState>,
+    http: HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    if live::socket::is_upgrade(&http) {
+        return live::socket::upgrade(state, &http, body)
+            .unwrap_or_else(|e| e.as_response_error().error_response());
+    }
+    graphql_get(state, http).await
+}
+
+/// `GET /metrics`: the live gauges and counters, in the Prometheus text format.
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(live::metrics::render())
+}
+
 /// `GET /graphql`: the playground for a browser (HTML preferred, GraphiQL on), else a
 /// GraphQL request in the query string, which may run a query only (a mutation is 405:
 /// a GET must not change anything, and a CDN may cache it).
@@ -456,6 +493,7 @@ async fn execute(
         let marker = Executed::default();
         executed.push(marker.clone());
         let r = request_data(r, &state.db, viewer)
+            .data(state.hub.clone())
             .data(state.clock)
             .data(state.thresholds)
             .data(state.apps)

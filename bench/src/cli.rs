@@ -109,4 +109,21 @@ pub struct Args {
     /// Accounts of the dataset that like, follow and read during the soak (each a token).
     #[arg(long, default_value_t = 4000)]
     pub soak_accounts: usize,
+    /// Run the live benchmark instead ([`crate::live`]): WebSocket subscribers of
+    /// `likeCountChanged` while likes stream in.
+    #[arg(long)]
+    pub live: bool,
+    /// Concurrent `likeCountChanged` subscribers (one connection each), on the first server.
+    #[arg(long, default_value_t = 10_000)]
+    pub live_subscribers: usize,
+    /// Videos the subscribers and the likes spread over.
+    #[arg(long, default_value_t = 100)]
+    pub live_videos: usize,
+    /// Likes a second, for `--duration` seconds.
+    #[arg(long, default_value_t = 1000)]
+    pub live_rate: u64,
+    /// `2`: the likes go through a second server on the same database (port `--port` + 1),
+    /// so that every update crosses instances (PostgreSQL only).
+    #[arg(long, default_value_t = 1)]
+    pub live_instances: u8,
 }

@@ -2,7 +2,7 @@
 //! two binaries:
 //!
 //! - `tally-bench` (`src/main.rs`): the likes-at-scale benchmark, the soak (`--soak`) and the
-//!   timing classes (`--timing`), the recordView benchmark (`--views`, [`views`]): [`cli`], [`database`], [`seed`], [`server`], [`wrk`],
+//!   timing classes (`--timing`), the recordView benchmark (`--views`, [`views`]), the live benchmark (`--live`, [`live`]): [`cli`], [`database`], [`seed`], [`server`], [`wrk`],
 //!   [`scenarios`], [`floor`], [`explain`], [`table`], [`soak`], [`timing`], [`keys`];
 //! - `fault` (`src/bin/fault/`): the client of `bench/fault.sh`, a like storm across a
 //!   database restart; `view_fault` (`src/bin/view_fault.rs`): its views across a `kill -9`.
@@ -17,6 +17,7 @@ pub mod explain;
 pub mod floor;
 pub mod http;
 pub mod keys;
+pub mod live;
 pub mod machine;
 pub mod queries;
 pub mod scenarios;

@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use clap::Parser;
 use tally_bench::{
-    analytics, cli::Args, database, machine, scenarios::run_scenarios, seed::seed, server::Server,
-    soak, table::print_table, timing, views,
+    analytics, cli::Args, database, live, machine, scenarios::run_scenarios, seed::seed,
+    server::Server, soak, table::print_table, timing, views,
 };
 
 #[tokio::main]
@@ -35,6 +35,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.views {
         return views::run(&args).await;
+    }
+    if args.live {
+        return live::run(&args).await;
     }
     let tag = format!(
         "{}-p{}",

@@ -22,6 +22,16 @@ impl Server {
     /// Starts the server on the database `url` (default limits and rate limits,
     /// `RUST_LOG=warn`) and waits up to 60 s for `/readyz` to answer 200.
     pub async fn start(args: &Args, url: &str) -> anyhow::Result<Server> {
+        Self::start_with(args, url, args.port, &[]).await
+    }
+
+    /// [`Server::start`] on `port`, with more environment variables.
+    pub async fn start_with(
+        args: &Args,
+        url: &str,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         if !args.server.exists() {
             bail!(
                 "{} not found: build it with `cargo build --release`",
@@ -33,8 +43,9 @@ impl Server {
             .env("DATABASE_URL", url)
             .env("TALLY_JWT_SECRET", SECRET)
             .env("TALLY_ID_KEY", ID_KEY)
-            .env("TALLY_BIND", format!("127.0.0.1:{}", args.port))
+            .env("TALLY_BIND", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .spawn()?;
         let server = Server { child };
@@ -44,7 +55,7 @@ impl Server {
         // No liveness check by PID: a child that exited stays in /proc until it is reaped.
         http::wait_ready(
             &probe,
-            &format!("http://127.0.0.1:{}", args.port),
+            &format!("http://127.0.0.1:{port}"),
             None,
             Duration::from_secs(60),
         )

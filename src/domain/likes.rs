@@ -37,6 +37,17 @@ pub async fn like_video(
     video_id: Uuid,
     now: i64,
 ) -> AppResult<Visible<CountedVideo>> {
+    Ok(like_video_reporting(db, viewer, video_id, now).await?.0)
+}
+
+/// [`like_video`], and whether it made a new like: its author and time (what the live
+/// slice publishes once it has committed); `None` for a repeated like.
+pub async fn like_video_reporting(
+    db: &DatabaseConnection,
+    viewer: Uuid,
+    video_id: Uuid,
+    now: i64,
+) -> AppResult<(Visible<CountedVideo>, Option<(Uuid, i64)>)> {
     change_like(db, viewer, video_id, Toggle::Like { at: now }).await
 }
 
@@ -48,6 +59,16 @@ pub async fn unlike_video(
     video_id: Uuid,
     now: i64,
 ) -> AppResult<Visible<CountedVideo>> {
+    Ok(unlike_video_reporting(db, viewer, video_id, now).await?.0)
+}
+
+/// [`unlike_video`], and whether it removed a like: the video's author and the like's time.
+pub async fn unlike_video_reporting(
+    db: &DatabaseConnection,
+    viewer: Uuid,
+    video_id: Uuid,
+    now: i64,
+) -> AppResult<(Visible<CountedVideo>, Option<(Uuid, i64)>)> {
     change_like(db, viewer, video_id, Toggle::Unlike { at: now }).await
 }
 
@@ -76,13 +97,14 @@ impl Toggle {
 /// did. On PostgreSQL the three are one statement (data-modifying `WITH`); SQLite runs them one
 /// by one. The analytics rollups change with the counters ([`rollups::like_changed`]).
 /// `NOT_FOUND` when the viewer cannot see the video (or it does not exist), and then
-/// nothing was written.
+/// nothing was written. Also answers the author and time of the like written or removed, if
+/// one was.
 async fn change_like(
     db: &DatabaseConnection,
     viewer: Uuid,
     video_id: Uuid,
     toggle: Toggle,
-) -> AppResult<Visible<CountedVideo>> {
+) -> AppResult<(Visible<CountedVideo>, Option<(Uuid, i64)>)> {
     db::transaction(db, move |txn| {
         Box::pin(async move {
             hold(txn, Hold::Shared, viewer, Some(Other::AuthorOf(video_id))).await?;
@@ -91,7 +113,7 @@ async fn change_like(
             } else {
                 change_like_step_by_step(txn, viewer, video_id, toggle).await
             };
-            match found {
+            let changed = match found {
                 Ok(Some(outcome)) => {
                     // A like made or removed on a day the likers rollup has closed (a clock
                     // set back): the liker's last day is recomputed at once. Likes of open
@@ -101,19 +123,21 @@ async fn change_like(
                             liker_rollup::refresh(txn, creator, &[viewer]).await?;
                         }
                     }
+                    outcome.changed
                 }
                 Ok(None) => return Err(AppError::NotFound),
                 // The author deleted the video after the check saw it: the insert's foreign
                 // key failed, and the transaction rolls back.
                 Err(e) if db::is_foreign_key_violation(&e) => return Err(AppError::NotFound),
                 Err(e) => return Err(e),
-            }
+            };
             // Rule V held when the like was written, in this transaction: the answer reads the
             // video without checking again (the author's `removeFollower` committed since then,
             // which does not wait for this like, is later in the serial order and must not
             // turn a like that happened into a `NOT_FOUND`).
             let video = counted_video(txn, video_id).await?;
-            video.map(Visible::checked).ok_or(AppError::NotFound)
+            let video = video.map(Visible::checked).ok_or(AppError::NotFound)?;
+            Ok((video, changed))
         })
     })
     .await

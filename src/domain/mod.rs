@@ -13,6 +13,7 @@ pub mod hold;
 pub mod input;
 pub mod liker_rollup;
 pub mod likes;
+pub mod live;
 pub mod page;
 pub mod privacy_budget;
 pub mod rollups;

@@ -6,7 +6,7 @@ use async_graphql::{
 };
 
 use super::{
-    context::{clock, db, ids, signed_in, viewer},
+    context::{clock, db, ids, publish, signed_in, viewer},
     loaders::{gql, RequestLoader},
     nodes::User,
     sessions::{start_session, AuthPayload},
@@ -21,6 +21,7 @@ use crate::{
     },
     error::AppError,
     ids::Kind,
+    live::Notice,
     ratelimit::{self, Limit},
 };
 
@@ -307,9 +308,12 @@ impl AccountsMutation {
                 MaybeUndefined::Value(url) => Some(Some(url)),
             },
         };
-        Ok(User::from(
-            domain::accounts::update_account(db(ctx)?, me, changes, clock(ctx)).await?,
-        ))
+        let private = changes.visibility == Some(entity::Visibility::Private);
+        let account = domain::accounts::update_account(db(ctx)?, me, changes, clock(ctx)).await?;
+        if private {
+            publish(ctx, Notice::access_of(me)).await;
+        }
+        Ok(User::from(account))
     }
 
     /// Deletes the viewer's account and everything it made (password required; an account
@@ -318,6 +322,7 @@ impl AccountsMutation {
         ratelimit::check(ctx, Limit::Auth)?;
         let me = signed_in(ctx).await?;
         domain::accounts::delete_account(db(ctx)?, me, password, clock(ctx).now_us()).await?;
+        publish(ctx, Notice::access_of(me)).await;
         Ok(true)
     }
 }

@@ -42,6 +42,14 @@ pub fn app_settings(ctx: &Context<'_>) -> AppSettings {
     ctx.data_opt::<AppSettings>().copied().unwrap_or_default()
 }
 
+/// Tells live subscribers (every instance's) about a write that has committed; nothing
+/// for a schema executed without a live hub.
+pub async fn publish(ctx: &Context<'_>, notice: crate::live::Notice) {
+    if let Some(hub) = ctx.data_opt::<crate::live::Hub>() {
+        hub.publish(notice).await;
+    }
+}
+
 /// The database pool.
 pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     connection::{datetime, edges_of, int, PageInfo},
-    context::{clock, db, ids, loaders, page_request, signed_in, viewer},
+    context::{clock, db, ids, loaders, page_request, publish, signed_in, viewer},
     limits::page_cost,
     loaders::{gql, uuids, RequestLoader},
     nodes::{User, Video},
@@ -23,6 +23,7 @@ use crate::{
         PublicUser,
     },
     ids::{CursorKind, Kind},
+    live::Notice,
     ratelimit::{self, Limit},
 };
 
@@ -179,9 +180,19 @@ impl LikesMutation {
         // The like's own transaction reads the liker's account (hot path: no extra look-up).
         let me = viewer(ctx).require()?;
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
-        Ok(Video::from(
-            domain::likes::like_video(db(ctx)?, me, id, clock(ctx).now_us()).await?,
-        ))
+        let (video, made) =
+            domain::likes::like_video_reporting(db(ctx)?, me, id, clock(ctx).now_us()).await?;
+        if let Some((author, at)) = made {
+            let notice = Notice::Liked {
+                video: id,
+                author,
+                liker: me,
+                count: video.like_count,
+                at,
+            };
+            publish(ctx, notice).await;
+        }
+        Ok(Video::from(video))
     }
 
     /// Takes a like back; idempotent.
@@ -189,8 +200,11 @@ impl LikesMutation {
         ratelimit::check(ctx, Limit::Likes)?;
         let me = signed_in(ctx).await?;
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
-        Ok(Video::from(
-            domain::likes::unlike_video(db(ctx)?, me, id, clock(ctx).now_us()).await?,
-        ))
+        let (video, removed) =
+            domain::likes::unlike_video_reporting(db(ctx)?, me, id, clock(ctx).now_us()).await?;
+        if removed.is_some() {
+            publish(ctx, Notice::Count { video: id }).await;
+        }
+        Ok(Video::from(video))
     }
 }

@@ -1,7 +1,7 @@
 //! The GraphQL API, one slice per feature, each with its objects, its fields of `User` and
 //! `Video`, its loaders and its part of the roots: [`accounts`], [`social`] (follows and
 //! blocks), [`videos`], [`likes`], [`analytics`] (with
-//! [`creator_analytics`], its read side), [`apps`] (third-party analytics apps). The roots
+//! [`creator_analytics`], its read side), [`apps`] (third-party analytics apps), [`live`] (subscriptions). The roots
 //! below merge the slices' parts. Thin: every
 //! decision is in `domain`, whose modules mirror the slices.
 //!
@@ -18,6 +18,7 @@ mod creator_analytics;
 mod identity;
 mod likes;
 mod limits;
+pub mod live;
 pub use limits::{operation_type, Executed};
 mod loaders;
 mod nodes;
@@ -31,7 +32,7 @@ mod social;
 mod trends;
 mod videos;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use loaders::Loaders;
@@ -69,8 +70,12 @@ pub struct Mutation(
     sessions::SessionsMutation,
 );
 
+/// Pushed to subscribers over `graphql-transport-ws` on `GET /graphql` (README "Live").
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(live::LiveSubscription);
+
 /// The schema type.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema once; per-request data (viewer, loaders) is added by [`request_data`].
 /// `limits` bound every operation (see [`limits`]); field suggestions are off so error
@@ -133,11 +138,21 @@ pub fn request_data(
     request.data(viewer).data(loaders)
 }
 
+/// Fresh, viewer-bound DataLoaders (a live connection's: they batch and do not cache, so a
+/// connection's later events read the current state).
+pub fn loaders_for(db: DatabaseConnection, viewer: Viewer) -> Loaders {
+    loaders::for_request(db, viewer)
+}
+
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }

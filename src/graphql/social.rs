@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     connection::{edges_of, int, PageInfo},
-    context::{clock, db, loaders, page_request, signed_in, user_id, viewer},
+    context::{clock, db, loaders, page_request, publish, signed_in, user_id, viewer},
     limits::page_cost,
     loaders::{gql, uuids, RequestLoader},
     nodes::User,
@@ -15,6 +15,7 @@ use super::{
 use crate::{
     domain::{self, page::Page, PublicUser},
     ids::CursorKind,
+    live::Notice,
     ratelimit::{self, Limit},
 };
 
@@ -218,7 +219,12 @@ impl SocialMutation {
         ratelimit::check(ctx, Limit::Follows)?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
-        Ok(domain::social::unfollow_user(db(ctx)?, me, target, clock(ctx).now_us()).await?)
+        let removed =
+            domain::social::unfollow_user(db(ctx)?, me, target, clock(ctx).now_us()).await?;
+        if removed {
+            publish(ctx, Notice::Access { a: me, b: target }).await;
+        }
+        Ok(removed)
     }
 
     /// Approves a pending request from `userId` to follow the viewer.
@@ -249,6 +255,7 @@ impl SocialMutation {
         let me = signed_in(ctx).await?;
         let follower = self::user_id(ctx, "userId", &user_id)?;
         domain::social::remove_follower(db(ctx)?, me, follower, clock(ctx).now_us()).await?;
+        publish(ctx, Notice::Access { a: me, b: follower }).await;
         Ok(true)
     }
 
@@ -258,6 +265,7 @@ impl SocialMutation {
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
         domain::social::block_user(db(ctx)?, me, target, clock(ctx).now_us()).await?;
+        publish(ctx, Notice::Access { a: me, b: target }).await;
         Ok(true)
     }
 

@@ -331,6 +331,7 @@ pub fn video_uuid(id: &str) -> Uuid {
 }
 
 /// The real service on a random port.
+#[derive(Clone)]
 pub struct TestApp {
     pub base: String,
     pub db: DatabaseConnection,
@@ -358,6 +359,38 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let app = Application::start(settings, listener).expect("build");
         Self::start(app, db)
+    }
+
+    /// Two instances of the service on one database, each with a pool of its own (as two
+    /// `tally serve` processes would be): on PostgreSQL they fan out to each other; an SQLite
+    /// service is one instance, so both are the same one there.
+    pub async fn pair() -> (Self, Self) {
+        let url = fresh_database_url().await;
+        let connect = || async {
+            tally::db::connect(&url, 8)
+                .await
+                .expect("connect to test database")
+        };
+        let db_a = connect().await;
+        Migrator::up(&db_a, None).await.expect("migrate");
+        let a = Self::on(db_a.clone());
+        if url.starts_with("postgres") {
+            (a, Self::on(connect().await))
+        } else {
+            (a.clone(), a)
+        }
+    }
+
+    fn on(db: DatabaseConnection) -> Self {
+        let settings = Settings::new(db.clone(), secrets());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let app = Application::start(settings, listener).expect("build");
+        Self::start(app, db)
+    }
+
+    /// The WebSocket URL of `/graphql`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql", self.base.replacen("http", "ws", 1))
     }
 
     fn start(app: Application, db: DatabaseConnection) -> Self {

@@ -23,6 +23,7 @@ mod idp_tokens;
 mod ids;
 mod liker_rollup;
 mod limits;
+mod live;
 mod media;
 mod nulls;
 mod pages;

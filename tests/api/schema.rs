@@ -85,6 +85,15 @@ fn schema_has_every_name_of_the_api_contract() {
         "logOutEverywhere: Boolean!",
         "endSession(id: ID!): Boolean!",
         "changePassword(oldPassword: String!, newPassword: String!): Boolean!",
+        // Live (API.md "Live").
+        "type Subscription",
+        "likeCountChanged(videoId: ID!): LikeCountUpdate!",
+        "likeActivity: LikeActivity!",
+        "type LikeCountUpdate",
+        "videoId: ID!",
+        "type LikeActivity",
+        "liker: User\n",
+        "at: DateTime!",
     ] {
         assert!(sdl.contains(needle), "SDL lacks `{needle}`:\n{sdl}");
     }
