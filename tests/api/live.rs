@@ -178,7 +178,7 @@ async fn token(app: &TestApp, user: Uuid) -> String {
 async fn like(app: &TestApp, liker: Uuid, video: Uuid) -> Value {
     let (status, body) = app
         .gql(
-            Some(&token(&app, liker).await),
+            Some(&token(app, liker).await),
             "mutation($v: ID!) { likeVideo(videoId: $v) { likeCount } }",
             json!({ "v": vid(video) }),
         )
@@ -188,7 +188,7 @@ async fn like(app: &TestApp, liker: Uuid, video: Uuid) -> Value {
 }
 
 async fn mutate(app: &TestApp, who: Uuid, query: &str, vars: Value) {
-    let (status, body) = app.gql(Some(&token(&app, who).await), query, vars).await;
+    let (status, body) = app.gql(Some(&token(app, who).await), query, vars).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("errors").is_none(), "{query}: {body}");
 }
@@ -270,7 +270,7 @@ async fn ends_with_not_found(
     fans: [Uuid; 2],
     change: impl std::future::Future<Output = ()>,
 ) {
-    let mut ws = Ws::open(app, Some(&token(&app, viewer).await)).await;
+    let mut ws = Ws::open(app, Some(&token(app, viewer).await)).await;
     assert_eq!(ws.watch_count("s", video).await, 0);
     like(app, fans[0], video).await;
     let first = ws.next_payload("s", WAIT).await.expect("visible at first");
