@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use entity::{FollowState, LikesVisibility, Visibility};
 use futures_util::{SinkExt, StreamExt};
 use proptest::prelude::*;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
 use tally::{
     auth::token::Tokens,
@@ -156,6 +156,11 @@ fn new_video(caption: &str) -> NewVideo {
     }
 }
 
+/// An account of `visibility` whose likes everyone may see.
+async fn account(db: &DatabaseConnection, handle: &str, visibility: Visibility) -> Uuid {
+    insert_account(db, handle, visibility, LikesVisibility::Everyone).await
+}
+
 /// An access token of `user` in a session of its own, made once per account.
 async fn token(app: &TestApp, user: Uuid) -> String {
     static MADE: std::sync::Mutex<Vec<(Uuid, String)>> = std::sync::Mutex::new(Vec::new());
@@ -200,25 +205,11 @@ const QUIET: Duration = Duration::from_millis(700);
 #[tokio::test]
 async fn a_like_through_one_instance_reaches_a_subscriber_of_the_other_until_unsubscribed() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(
-        &a.db,
-        "author",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
+    let author = account(&a.db, "author", Visibility::Public).await;
     let fans: Vec<Uuid> = {
         let mut v = Vec::new();
         for i in 0..3 {
-            v.push(
-                insert_account(
-                    &a.db,
-                    &format!("fan{i}"),
-                    Visibility::Public,
-                    LikesVisibility::Everyone,
-                )
-                .await,
-            );
+            v.push(account(&a.db, &format!("fan{i}"), Visibility::Public).await);
         }
         v
     };
@@ -295,22 +286,10 @@ async fn ends_with_not_found(
 #[tokio::test]
 async fn a_subscriber_blocked_by_the_author_is_told_not_found_and_nothing_more() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(
-        &a.db,
-        "author",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
-    let viewer = insert_account(
-        &a.db,
-        "viewer",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
-    let fan = insert_account(&a.db, "fan", Visibility::Public, LikesVisibility::Everyone).await;
-    let fan2 = insert_account(&a.db, "fan2", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = account(&a.db, "author", Visibility::Public).await;
+    let viewer = account(&a.db, "viewer", Visibility::Public).await;
+    let fan = account(&a.db, "fan", Visibility::Public).await;
+    let fan2 = account(&a.db, "fan2", Visibility::Public).await;
     let video = make_video(&a.db, author, new_video("clip"), now_us()).await;
     let block = async {
         mutate(
@@ -327,22 +306,10 @@ async fn a_subscriber_blocked_by_the_author_is_told_not_found_and_nothing_more()
 #[tokio::test]
 async fn unfollowing_a_private_author_ends_the_subscription_with_not_found() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(
-        &a.db,
-        "author",
-        Visibility::Private,
-        LikesVisibility::Everyone,
-    )
-    .await;
-    let viewer = insert_account(
-        &a.db,
-        "viewer",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
-    let fan = insert_account(&a.db, "fan", Visibility::Public, LikesVisibility::Everyone).await;
-    let fan2 = insert_account(&a.db, "fan2", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = account(&a.db, "author", Visibility::Private).await;
+    let viewer = account(&a.db, "viewer", Visibility::Public).await;
+    let fan = account(&a.db, "fan", Visibility::Public).await;
+    let fan2 = account(&a.db, "fan2", Visibility::Public).await;
     insert_follow(&a.db, viewer, author, FollowState::Approved).await;
     insert_follow(&a.db, fan, author, FollowState::Approved).await;
     insert_follow(&a.db, fan2, author, FollowState::Approved).await;
@@ -362,22 +329,10 @@ async fn unfollowing_a_private_author_ends_the_subscription_with_not_found() {
 #[tokio::test]
 async fn the_author_turning_private_ends_a_strangers_subscription() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(
-        &a.db,
-        "author",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
-    let viewer = insert_account(
-        &a.db,
-        "viewer",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
-    let fan = insert_account(&a.db, "fan", Visibility::Public, LikesVisibility::Everyone).await;
-    let fan2 = insert_account(&a.db, "fan2", Visibility::Public, LikesVisibility::Everyone).await;
+    let author = account(&a.db, "author", Visibility::Public).await;
+    let viewer = account(&a.db, "viewer", Visibility::Public).await;
+    let fan = account(&a.db, "fan", Visibility::Public).await;
+    let fan2 = account(&a.db, "fan2", Visibility::Public).await;
     insert_follow(&a.db, fan, author, FollowState::Approved).await;
     insert_follow(&a.db, fan2, author, FollowState::Approved).await;
     let video = make_video(&a.db, author, new_video("clip"), now_us()).await;
@@ -396,13 +351,7 @@ async fn the_author_turning_private_ends_a_strangers_subscription() {
 #[tokio::test]
 async fn a_video_the_viewer_cannot_see_is_not_found_at_subscribe_time() {
     let app = TestApp::spawn().await;
-    let author = insert_account(
-        &app.db,
-        "author",
-        Visibility::Private,
-        LikesVisibility::Everyone,
-    )
-    .await;
+    let author = account(&app.db, "author", Visibility::Private).await;
     let video = make_video(&app.db, author, new_video("hidden"), now_us()).await;
     let mut ws = Ws::open(&app, None).await;
     ws.subscribe("1", COUNT, json!({ "v": vid(video) })).await;
@@ -444,13 +393,7 @@ async fn like_activity_needs_a_signed_in_viewer() {
 #[tokio::test]
 async fn bad_tokens_close_the_connection_with_4401() {
     let app = TestApp::spawn().await;
-    let gone = insert_account(
-        &app.db,
-        "gone",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
+    let gone = account(&app.db, "gone", Visibility::Public).await;
     let gone_token = token(&app, gone).await;
     app.db
         .execute_unprepared("DELETE FROM users WHERE handle = 'gone'")
@@ -515,13 +458,7 @@ async fn the_limits_on_subscriptions_and_connections_are_coded() {
         s.live.max_connections_per_principal = 1;
     })
     .await;
-    let author = insert_account(
-        &app.db,
-        "author",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
+    let author = account(&app.db, "author", Visibility::Public).await;
     let video = make_video(&app.db, author, new_video("clip"), now_us()).await;
     let t = token(&app, author).await;
     let mut ws = Ws::open(&app, Some(&t)).await;
@@ -557,23 +494,11 @@ async fn the_limits_on_subscriptions_and_connections_are_coded() {
 #[tokio::test]
 async fn a_thousand_likes_in_a_burst_give_at_most_four_updates_a_second_ending_on_the_count() {
     let (a, b) = TestApp::pair().await;
-    let author = insert_account(
-        &a.db,
-        "author",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
+    let author = account(&a.db, "author", Visibility::Public).await;
     let video = make_video(&a.db, author, new_video("viral"), now_us()).await;
     let mut fans = Vec::new();
     for i in 0..1000 {
-        let fan = insert_account(
-            &a.db,
-            &format!("f{i}"),
-            Visibility::Public,
-            LikesVisibility::Everyone,
-        )
-        .await;
+        let fan = account(&a.db, &format!("f{i}"), Visibility::Public).await;
         fans.push(token(&a, fan).await);
     }
     let mut ws = Ws::open(&a, None).await;
@@ -717,7 +642,7 @@ fn like_activity_names_the_liker_exactly_when_rule_l_lets_the_author_see_it_at_d
         round.set(round.get() + 1);
         let bad = rt.block_on(async {
             let r = round.get();
-            let author = insert_account(&app.db, &format!("a{r}"), Visibility::Public, LikesVisibility::Everyone).await;
+            let author = account(&app.db, &format!("a{r}"), Visibility::Public).await;
             let video = make_video(&app.db, author, new_video("v"), now_us()).await;
             let mut w = World::default();
             w.users.push((author, Visibility::Public, LikesVisibility::Everyone));
@@ -740,7 +665,7 @@ fn like_activity_names_the_liker_exactly_when_rule_l_lets_the_author_see_it_at_d
             ws.subscribe("a", ACTIVITY, json!({})).await;
             // The subscription is live once a like reaches it: a warm-up liker likes until
             // one does (each attempt unlikes and likes again).
-            let warm = insert_account(&app.db, &format!("w{r}"), Visibility::Public, LikesVisibility::Everyone).await;
+            let warm = account(&app.db, &format!("w{r}"), Visibility::Public).await;
             let mut live = false;
             for _ in 0..10 {
                 like(&app, warm, video).await;
@@ -831,28 +756,14 @@ fn like_activity_names_the_liker_exactly_when_rule_l_lets_the_author_see_it_at_d
 #[tokio::test]
 async fn a_burst_of_likes_over_20_a_second_is_summarized_per_video_without_names() {
     let app = TestApp::spawn().await;
-    let author = insert_account(
-        &app.db,
-        "author",
-        Visibility::Public,
-        LikesVisibility::Everyone,
-    )
-    .await;
+    let author = account(&app.db, "author", Visibility::Public).await;
     let videos = [
         make_video(&app.db, author, new_video("one"), now_us()).await,
         make_video(&app.db, author, new_video("two"), now_us()).await,
     ];
     let mut fans = Vec::new();
     for i in 0..30 {
-        fans.push(
-            insert_account(
-                &app.db,
-                &format!("f{i}"),
-                Visibility::Public,
-                LikesVisibility::Everyone,
-            )
-            .await,
-        );
+        fans.push(account(&app.db, &format!("f{i}"), Visibility::Public).await);
     }
     let mut ws = Ws::open(&app, Some(&token(&app, author).await)).await;
     ws.subscribe("a", ACTIVITY, json!({})).await;
