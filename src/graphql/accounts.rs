@@ -302,11 +302,8 @@ impl AccountsMutation {
             birth_year: input.birth_year,
             region: input.region,
             language: input.language,
-            avatar_url: match input.avatar_url {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(url) => Some(Some(url)),
-            },
+            // Undefined: unchanged; null: removed.
+            avatar_url: input.avatar_url.into(),
         };
         let private = changes.visibility == Some(entity::Visibility::Private);
         let account = domain::accounts::update_account(db(ctx)?, me, changes, clock(ctx)).await?;

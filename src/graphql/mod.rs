@@ -1,9 +1,9 @@
 //! The GraphQL API, one slice per feature, each with its objects, its fields of `User` and
 //! `Video`, its loaders and its part of the roots: [`accounts`], [`social`] (follows and
-//! blocks), [`videos`], [`likes`], [`analytics`] (with
-//! [`creator_analytics`], its read side), [`apps`] (third-party analytics apps), [`live`] (subscriptions). The roots
-//! below merge the slices' parts. Thin: every
-//! decision is in `domain`, whose modules mirror the slices.
+//! blocks), [`videos`], [`likes`], [`analytics`] (with [`creator_analytics`], its read
+//! side), [`apps`] (third-party analytics apps), [`live`] (subscriptions), `sessions`. The
+//! roots below merge the slices' parts. Thin: every decision is in `domain`, whose modules
+//! mirror the slices.
 //!
 //! Shared by the slices: [`context`] (what a resolver takes from the request), [`nodes`]
 //! and [`objects`] (the node types and their merged fields), [`connection`] (pages),
@@ -56,8 +56,8 @@ pub struct Query(
     apps::AppAnalyticsQuery,
 );
 
-// Every mutation but `signUp`, `logIn`, `refreshSession` and `provisionAccount` needs a signed-in viewer;
-// rate-limited mutations call `ratelimit::check` before anything else.
+// Every mutation but `signUp`, `logIn`, `refreshSession` and `provisionAccount` needs a
+// signed-in viewer; rate-limited mutations call `ratelimit::check` before anything else.
 /// Writes.
 #[derive(MergedObject, Default)]
 pub struct Mutation(

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch, Notify};
 use uuid::Uuid;
 
-use crate::{config::LiveLimits, domain, error::AppResult};
+use crate::{config::LiveLimits, domain};
 
 /// What a committed write tells the subscribers of every instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,7 +322,7 @@ async fn refresh(hub: Hub, video: Uuid, count: watch::Sender<CountState>, dirty:
             () = dirty.notified() => {}
             () = count.closed() => break,
         }
-        match read_count(hub.db(), video).await {
+        match domain::live::like_count(hub.db(), video).await {
             Ok(now) => {
                 count.send_if_modified(|state| {
                     let changed = state.count != now;
@@ -347,10 +347,6 @@ async fn refresh(hub: Hub, video: Uuid, count: watch::Sender<CountState>, dirty:
     {
         counts.remove(&video);
     }
-}
-
-async fn read_count(db: &DatabaseConnection, video: Uuid) -> AppResult<Option<i64>> {
-    domain::live::like_count(db, video).await
 }
 
 /// The mutex's data even if a holder panicked (the maps stay consistent: every update is
