@@ -56,6 +56,12 @@ pub fn percentile(value: f64, others: impl IntoIterator<Item = f64>) -> Option<f
             equal += 1;
         }
     }
+    percentile_of_counts(below as i64, equal as i64, n as i64)
+}
+
+/// [`percentile`] from its counts: `below` of `n` others strictly below the value, `equal`
+/// equal to it. `None` when there are no others.
+pub fn percentile_of_counts(below: i64, equal: i64, n: i64) -> Option<f64> {
     (n > 0).then(|| 100.0 * (below as f64 + equal as f64 / 2.0) / n as f64)
 }
 

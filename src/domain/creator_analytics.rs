@@ -126,10 +126,14 @@ impl WindowReads {
 
     /// Every current video of the creator with its window's figures.
     pub async fn videos(&self, db: &DatabaseConnection) -> AppResult<&[VideoInWindow]> {
-        let stored = self.stored(db).await?;
         Ok(self
             .videos
-            .get_or_try_init(|| videos_in_window(db, stored, self.creator, self.window))
+            .get_or_try_init(|| async {
+                // The videos are read beside the window's cached parts.
+                let (stored, videos) =
+                    tokio::try_join!(self.stored(db), current_videos(db, self.creator))?;
+                videos_in_window(db, stored, videos, self.creator, self.window).await
+            })
             .await?)
     }
 
@@ -529,11 +533,12 @@ impl VideoInWindow {
 /// ms, likes, unlikes).
 type VideoSums = (Uuid, i64, i64, i64, i64);
 
-/// Every current video of the creator with its window's figures: the videos by author,
-/// each with its sums `stored` for the window (else computed and kept).
+/// Every current video of the creator with its window's figures: `videos` (by author,
+/// [`current_videos`]), each with its sums `stored` for the window (else computed and kept).
 async fn videos_in_window(
     db: &DatabaseConnection,
     stored: &Stored,
+    videos: Vec<VideoInWindow>,
     creator: Creator,
     w: Window,
 ) -> AppResult<Vec<VideoInWindow>> {
@@ -545,6 +550,26 @@ async fn videos_in_window(
         }
     };
     let sums: HashMap<Uuid, VideoSums> = sums.into_iter().map(|s| (s.0, s)).collect();
+    Ok(videos
+        .into_iter()
+        .map(|v| {
+            let (_, views, watch_ms, likes, unlikes) = sums.get(&v.id).copied().unwrap_or_default();
+            VideoInWindow {
+                views,
+                watch_ms,
+                likes,
+                unlikes,
+                ..v
+            }
+        })
+        .collect())
+}
+
+/// Every current video of the creator, without figures yet.
+async fn current_videos(
+    db: &DatabaseConnection,
+    creator: Creator,
+) -> AppResult<Vec<VideoInWindow>> {
     let mut q = Sql::default();
     let c = q.bind(creator.0);
     q.append(frag![
@@ -553,17 +578,15 @@ async fn videos_in_window(
     ]);
     let mut out = Vec::new();
     for row in q.all(db).await? {
-        let id: Uuid = col(&row, "id")?;
-        let (_, views, watch_ms, likes, unlikes) = sums.get(&id).copied().unwrap_or_default();
         out.push(VideoInWindow {
-            id,
+            id: col(&row, "id")?,
             created_at: col(&row, "created_at")?,
             hashtags: hashtags_of(&col::<String>(&row, "hashtags")?),
             sound: col(&row, "sound")?,
-            views,
-            watch_ms,
-            likes,
-            unlikes,
+            views: 0,
+            watch_ms: 0,
+            likes: 0,
+            unlikes: 0,
         });
     }
     Ok(out)
@@ -745,9 +768,9 @@ fn row_rate(row: &sea_orm::QueryResult) -> AppResult<Option<f64>> {
 }
 
 /// The stats of those of `videos` that `viewer` wrote, when it is a `CREATOR` (the others
-/// are absent from the answer). Two statements for any number of videos: the viewer's
-/// videos (the asked ones' figures, the others' rates for the own percentile), and the
-/// niches' videos.
+/// are absent from the answer); each asked video comes with its niche, its first hashtag.
+/// Two statements for any number of videos, run side by side: the asked ones of the
+/// viewer's videos (their figures and own percentiles), and the niches' videos.
 ///
 /// Percentiles ([`aggregates::percentile`]) rank engagement rates among the other videos
 /// that have views: `ownPercentile` among the author's other videos, `nichePercentile` among
@@ -757,48 +780,21 @@ fn row_rate(row: &sea_orm::QueryResult) -> AppResult<Option<f64>> {
 pub async fn video_stats(
     db: &impl ConnectionTrait,
     viewer: Uuid,
-    videos: &[Uuid],
+    videos: &[(Uuid, Option<String>)],
     now_us: i64,
 ) -> AppResult<HashMap<Uuid, VideoStats>> {
     if videos.is_empty() {
         return Ok(HashMap::new());
     }
-    // Every video of the viewer, if it is a creator, with its counters: the asked ones'
-    // figures and the others' rates (for the own percentile) in one statement.
-    let mut q = Sql::default();
-    let me = q.bind(viewer);
-    q.append(with_counters(frag![
-        "SELECT v.id, v.hashtags, v.duration_ms FROM videos v JOIN users u ON u.id = v.author_id \
-         WHERE v.author_id = ",
-        me,
-        " AND u.account_type = ",
-        lit(AccountType::Creator)
-    ]));
-    let asked: HashSet<Uuid> = videos.iter().copied().collect();
-    let mut rows = Vec::new();
-    let mut own: Vec<(Uuid, f64)> = Vec::new();
-    for row in q.all(db).await? {
-        let id: Uuid = col(&row, "id")?;
-        if let Some(r) = row_rate(&row)? {
-            own.push((id, r));
-        }
-        if asked.contains(&id) {
-            rows.push(row);
-        }
-    }
-    if rows.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // Each video's niche: its first hashtag.
-    let mut niches: BTreeMap<Uuid, String> = BTreeMap::new();
-    for row in &rows {
-        let tags: Vec<String> =
-            serde_json::from_str(&col::<String>(row, "hashtags")?).unwrap_or_default();
-        if let Some(first) = tags.into_iter().next() {
-            niches.insert(col(row, "id")?, first);
-        }
-    }
-    let niche_videos = niche_members(db, niches.values().collect(), now_us).await?;
+    let niches: BTreeMap<Uuid, &String> = videos
+        .iter()
+        .filter_map(|(id, tag)| Some((*id, tag.as_ref()?)))
+        .collect();
+    let asked: Vec<Uuid> = videos.iter().map(|(id, _)| *id).collect();
+    let (rows, niche_videos) = tokio::try_join!(
+        creator_videos(db, viewer, &asked),
+        niche_members(db, niches.values().copied().collect(), now_us)
+    )?;
     let mut out = HashMap::new();
     for row in &rows {
         let id: Uuid = col(row, "id")?;
@@ -810,10 +806,15 @@ pub async fn video_stats(
         );
         let duration: Option<i32> = col(row, "duration_ms")?;
         let rate = aggregates::rate(likes, views);
-        let own_percentile = rate.and_then(|r| {
-            aggregates::percentile(r, own.iter().filter(|(o, _)| *o != id).map(|(_, r)| *r))
-        });
-        let niche = niches.get(&id).cloned();
+        let own_percentile = match rate {
+            Some(_) => aggregates::percentile_of_counts(
+                col(row, "own_below")?,
+                col(row, "own_equal")?,
+                col(row, "own_n")?,
+            ),
+            None => None,
+        };
+        let niche = niches.get(&id).map(|tag| (*tag).clone());
         let niche_percentile = niche.as_ref().and_then(|tag| {
             let members = niche_videos.get(tag)?;
             if members.len() < MIN_NICHE {
@@ -843,6 +844,43 @@ pub async fn video_stats(
         );
     }
     Ok(out)
+}
+
+/// Those of `asked` that `viewer` wrote, if it is a creator (else none), with their
+/// all-time counters and where each one's engagement rate stands among the creator's other
+/// videos with views: `own_n` of them, `own_below` with a lower rate, `own_equal` with the
+/// same (rates compared exactly, as `likes × views'` against `likes' × views`). One
+/// statement; only the asked rows leave the database.
+async fn creator_videos(
+    db: &impl ConnectionTrait,
+    viewer: Uuid,
+    asked: &[Uuid],
+) -> AppResult<Vec<sea_orm::QueryResult>> {
+    let mut q = Sql::default();
+    let me = q.bind(viewer);
+    let ids: Vec<_> = asked.iter().map(|id| q.bind(*id)).collect();
+    let others = "SELECT COUNT(*) FROM o WHERE o.id <> a.id AND o.views > 0";
+    q.append(frag![
+        "WITH o AS (",
+        with_counters(frag![
+            "SELECT v.id, v.duration_ms FROM videos v JOIN users u ON u.id = v.author_id \
+             WHERE v.author_id = ",
+            me,
+            " AND u.account_type = ",
+            lit(AccountType::Creator)
+        ]),
+        ") SELECT a.*, (",
+        others,
+        ") AS own_n, (",
+        others,
+        " AND o.like_count * a.views < a.like_count * o.views) AS own_below, (",
+        others,
+        " AND o.like_count * a.views = a.like_count * o.views) AS own_equal FROM o a \
+         WHERE a.id IN (",
+        Frag::join(ids, ", "),
+        ")"
+    ]);
+    q.all(db).await
 }
 
 /// Per niche among `tags`, its videos with their all-time engagement rates: the videos

@@ -310,9 +310,17 @@ pub struct VideoStatsEdge {
 }
 
 /// Key: the stats of a video the viewer may see, as of `now` (microseconds), for the
-/// viewer if it is the video's author and a creator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StatsOf(pub Visible<VideoId>, pub i64);
+/// viewer if it is the video's author and a creator; with the video's niche (its first
+/// hashtag), so that the niche's videos are read beside the author's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StatsOf(Visible<VideoId>, i64, Option<String>);
+
+impl StatsOf {
+    fn of(video: &Video, now: i64) -> Self {
+        let niche = domain::videos::hashtags(video.model()).into_iter().next();
+        StatsOf(video.id(), now, niche)
+    }
+}
 
 impl Loader<StatsOf> for RequestLoader {
     type Value = VideoStats;
@@ -325,11 +333,12 @@ impl Loader<StatsOf> for RequestLoader {
         let mut out = HashMap::new();
         let mut by_now: HashMap<i64, Vec<StatsOf>> = HashMap::new();
         for k in keys {
-            by_now.entry(k.1).or_default().push(*k);
+            by_now.entry(k.1).or_default().push(k.clone());
         }
         for (now, keys) in by_now {
-            let ids: Vec<uuid::Uuid> = keys.iter().map(|k| k.0 .0).collect();
-            let stats = ca::video_stats(&self.db, me, &ids, now)
+            let asked: Vec<(uuid::Uuid, Option<String>)> =
+                keys.iter().map(|k| (k.0 .0, k.2.clone())).collect();
+            let stats = ca::video_stats(&self.db, me, &asked, now)
                 .await
                 .map_err(gql)?;
             for k in keys {
@@ -348,7 +357,7 @@ pub async fn stats_of(ctx: &Context<'_>, video: &Video) -> Result<Option<VideoSt
         return Ok(None);
     }
     let now = clock(ctx).now_us();
-    loaders(ctx)?.load_one(StatsOf(video.id(), now)).await
+    loaders(ctx)?.load_one(StatsOf::of(video, now)).await
 }
 
 /// The signed-in creator's analytics over a window.
@@ -455,23 +464,34 @@ impl CreatorAnalytics {
             VideoRanking::Likes => Ranking::Likes,
             VideoRanking::EngagementRate => Ranking::EngagementRate,
         };
-        let ids = ca::top_videos(self.videos(ctx).await?, by, first);
+        let videos = self.videos(ctx).await?;
+        let ids = ca::top_videos(videos, by, first);
+        // Each video's stats (with its niche, its first hashtag) are read beside the videos
+        // themselves: both are the creator's own, so neither waits for the other.
+        let asked: Vec<(uuid::Uuid, Option<String>)> = ids
+            .iter()
+            .filter_map(|id| videos.iter().find(|v| v.id == *id))
+            .map(|v| (v.id, v.hashtags.first().cloned()))
+            .collect();
         let me = self.reads().creator.id();
-        let mut found: HashMap<uuid::Uuid, Video> =
-            domain::videos::visible_videos(db(ctx)?, Some(me), &ids)
-                .await?
-                .into_iter()
-                .map(|v| (v.id().into_inner().0, Video::from(v)))
-                .collect();
-        let now = clock(ctx).now_us();
-        let videos: Vec<Video> = ids.iter().filter_map(|id| found.remove(id)).collect();
-        let keys: Vec<StatsOf> = videos.iter().map(|v| StatsOf(v.id(), now)).collect();
-        let mut stats = loaders(ctx)?.load_many(keys).await?;
-        Ok(videos
+        let (db, now) = (db(ctx)?, clock(ctx).now_us());
+        let (found, mut stats) = tokio::try_join!(
+            domain::videos::visible_videos(db, Some(me), &ids),
+            ca::video_stats(db, me, &asked, now)
+        )?;
+        let mut found: HashMap<uuid::Uuid, Video> = found
             .into_iter()
-            .filter_map(|video| {
-                let stats = stats.remove(&StatsOf(video.id(), now))?;
-                Some(VideoStatsEdge { video, stats })
+            .map(|v| (v.id().into_inner().0, Video::from(v)))
+            .collect();
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let video = found.remove(id)?;
+                let stats = stats.remove(id)?;
+                Some(VideoStatsEdge {
+                    video,
+                    stats: stats.into(),
+                })
             })
             .collect())
     }
