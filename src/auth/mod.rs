@@ -191,6 +191,17 @@ impl Authenticator {
             .map(Principal::Account)
     }
 
+    /// Whether `session` of `user` is still live now (not ended, not expired, its account
+    /// still there): what [`Authenticator::credentials`] checks of a token's session.
+    pub async fn session_live(
+        &self,
+        db: &impl ConnectionTrait,
+        session: CurrentSession,
+        user: Uuid,
+    ) -> AppResult<bool> {
+        session_live(db, session.0, user, self.clock.now_us()).await
+    }
+
     /// Who a request speaks for, from its `authorization` (the HTTP header's value, or the
     /// `authorization` entry of a WebSocket's `connection_init`): none is anonymous; one
     /// that is not `Bearer <valid token>`, or whose token names a session that has ended

@@ -130,21 +130,38 @@ pub async fn start(
 /// What exchanging a refresh token came to.
 enum Exchange {
     Rotated(Issued),
-    /// The token was used before: its session was ended.
-    Reused,
+    /// The token was used before: its session (of this account) was ended.
+    Reused(Uuid),
     /// No such token (never issued, expired, or its session ended).
     Invalid,
 }
 
+/// What presenting a refresh token did.
+#[derive(Debug)]
+pub enum Refreshed {
+    /// The session goes on with these tokens.
+    Rotated(Issued),
+    /// The token had been used before: the session of this account was ended (answered
+    /// with [`reused`]).
+    Reused(Uuid),
+}
+
+/// The error a reused refresh token is answered with.
+pub fn reused() -> AppError {
+    AppError::Unauthenticated(
+        "this refresh token was already used: its session has been ended, sign in again".into(),
+    )
+}
+
 /// Exchanges `presented` for the session's next refresh token at `now`; the old one stops
-/// working. A token used before ends its whole session (reuse) and is refused; so is one
-/// that is unknown or expired. Refusals are `UNAUTHENTICATED`.
+/// working. A token used before ends its whole session ([`Refreshed::Reused`], which the
+/// caller refuses with [`reused`]); one that is unknown or expired is `UNAUTHENTICATED`.
 pub async fn refresh(
     db: &DatabaseConnection,
     presented: &str,
     now: i64,
     refresh_ttl: Duration,
-) -> AppResult<Issued> {
+) -> AppResult<Refreshed> {
     let hash = token_hash(presented);
     let exchange = db::transaction(db, move |txn| {
         let hash = hash.clone();
@@ -168,10 +185,16 @@ pub async fn refresh(
                 .await?
                 .rows_affected;
             if claimed == 0 {
+                let owner = session::Entity::find_by_id(token.session_id)
+                    .one(txn)
+                    .await?;
                 session::Entity::delete_by_id(token.session_id)
                     .exec(txn)
                     .await?;
-                return Ok(Exchange::Reused);
+                return Ok(match owner {
+                    Some(s) => Exchange::Reused(s.user_id),
+                    None => Exchange::Invalid,
+                });
             }
             let Some(found) = session::Entity::find_by_id(token.session_id)
                 .one(txn)
@@ -200,10 +223,8 @@ pub async fn refresh(
     })
     .await?;
     match exchange {
-        Exchange::Rotated(issued) => Ok(issued),
-        Exchange::Reused => Err(AppError::Unauthenticated(
-            "this refresh token was already used: its session has been ended, sign in again".into(),
-        )),
+        Exchange::Rotated(issued) => Ok(Refreshed::Rotated(issued)),
+        Exchange::Reused(user) => Ok(Refreshed::Reused(user)),
         Exchange::Invalid => Err(AppError::Unauthenticated(
             "the refresh token is not valid (unknown, expired, or its session ended)".into(),
         )),

@@ -320,6 +320,7 @@ impl AccountsMutation {
         let me = signed_in(ctx).await?;
         domain::accounts::delete_account(db(ctx)?, me, password, clock(ctx).now_us()).await?;
         publish(ctx, Notice::access_of(me)).await;
+        publish(ctx, Notice::SessionsEnded { user: me }).await;
         Ok(true)
     }
 }

@@ -6,7 +6,7 @@ use entity::{session, DeviceClass};
 
 use super::{
     connection::datetime,
-    context::{clock, db, ids, signed_in, viewer},
+    context::{clock, db, ids, publish, signed_in, viewer},
     nodes::User,
 };
 use crate::{
@@ -14,6 +14,7 @@ use crate::{
     domain::{self, sessions, sessions::Issued, PublicUser},
     error::AppError,
     ids::Kind,
+    live::Notice,
     ratelimit::{self, Limit},
 };
 
@@ -131,7 +132,13 @@ impl SessionsMutation {
         ratelimit::check(ctx, Limit::Auth)?;
         let ttl = ctx.data::<Tokens>()?.refresh_ttl();
         let db = db(ctx)?;
-        let issued = sessions::refresh(db, &refresh_token, clock(ctx).now_us(), ttl).await?;
+        let issued = match sessions::refresh(db, &refresh_token, clock(ctx).now_us(), ttl).await? {
+            sessions::Refreshed::Rotated(issued) => issued,
+            sessions::Refreshed::Reused(user) => {
+                publish(ctx, Notice::SessionsEnded { user }).await;
+                return Err(sessions::reused().into());
+            }
+        };
         let account = domain::find_user(db, issued.user)
             .await?
             .ok_or_else(domain::hold::gone)?;
@@ -143,16 +150,19 @@ impl SessionsMutation {
     /// token: that provider ends its sessions).
     async fn log_out(&self, ctx: &Context<'_>) -> Result<bool> {
         let me = signed_in(ctx).await?;
-        match current(ctx) {
-            Some(session) => Ok(sessions::end(db(ctx)?, me, session).await?),
-            None => Ok(false),
-        }
+        let Some(session) = current(ctx) else {
+            return Ok(false);
+        };
+        let ended = sessions::end(db(ctx)?, me, session).await?;
+        publish(ctx, Notice::SessionsEnded { user: me }).await;
+        Ok(ended)
     }
 
     /// Ends every session of the viewer's account, this one included.
     async fn log_out_everywhere(&self, ctx: &Context<'_>) -> Result<bool> {
         let me = signed_in(ctx).await?;
         sessions::end_all(db(ctx)?, me, None).await?;
+        publish(ctx, Notice::SessionsEnded { user: me }).await;
         Ok(true)
     }
 
@@ -161,10 +171,11 @@ impl SessionsMutation {
     async fn end_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let me = signed_in(ctx).await?;
         let session = ids(ctx)?.decode_id("id", Kind::Session, &id)?;
-        match sessions::end(db(ctx)?, me, session).await? {
-            true => Ok(true),
-            false => Err(AppError::NotFound.into()),
+        if !sessions::end(db(ctx)?, me, session).await? {
+            return Err(AppError::NotFound.into());
         }
+        publish(ctx, Notice::SessionsEnded { user: me }).await;
+        Ok(true)
     }
 
     /// Changes the viewer's password (`oldPassword` must match; `newPassword` 8–256
@@ -186,6 +197,7 @@ impl SessionsMutation {
             },
         )?;
         sessions::change_password(db, me, current(ctx), old_password, new_password).await?;
+        publish(ctx, Notice::SessionsEnded { user: me }).await;
         Ok(true)
     }
 }

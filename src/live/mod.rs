@@ -50,6 +50,10 @@ pub enum Notice {
     /// follower: both; an account turning private or deleted: `a` alone, `b == a`).
     #[serde(rename = "a")]
     Access { a: Uuid, b: Uuid },
+    /// Some sessions of `user` ended (logged out, revoked, a reused refresh token, the
+    /// account deleted): its live connections check theirs.
+    #[serde(rename = "s")]
+    SessionsEnded { user: Uuid },
 }
 
 impl Notice {
@@ -125,6 +129,8 @@ struct Inner {
     counts: Mutex<HashMap<Uuid, WatchedVideo>>,
     activity: Mutex<HashMap<Uuid, broadcast::Sender<LikeNotice>>>,
     access: broadcast::Sender<AccessChange>,
+    /// Whose sessions ended (`None`: anyone's, after a listener reconnected).
+    sessions: broadcast::Sender<Option<Uuid>>,
     connections: Mutex<HashMap<ConnectionKey, usize>>,
     fanout: fanout::Fanout,
 }
@@ -147,6 +153,7 @@ impl Hub {
     /// PostgreSQL listener starts with [`Hub::run_listener`]).
     pub fn new(db: DatabaseConnection, limits: LiveLimits) -> Self {
         let (access, _) = broadcast::channel(256);
+        let (sessions, _) = broadcast::channel(256);
         let fanout = fanout::Fanout::for_backend(&db);
         Hub {
             inner: Arc::new(Inner {
@@ -155,6 +162,7 @@ impl Hub {
                 counts: Mutex::new(HashMap::new()),
                 activity: Mutex::new(HashMap::new()),
                 access,
+                sessions,
                 connections: Mutex::new(HashMap::new()),
                 fanout,
             }),
@@ -209,16 +217,21 @@ impl Hub {
             Notice::Access { a, b } => {
                 let _ = self.inner.access.send(AccessChange::Between(a, b));
             }
+            Notice::SessionsEnded { user } => {
+                let _ = self.inner.sessions.send(Some(user));
+            }
         }
     }
 
-    /// After a listener reconnected: every watched count is read again and every
-    /// subscription re-checks Rule V (notices may have been missed meanwhile).
+    /// After a listener reconnected: every watched count is read again, every
+    /// subscription re-checks Rule V and every connection its session (notices may have
+    /// been missed meanwhile).
     pub fn resynchronize(&self) {
         for watched in lock(&self.inner.counts).values() {
             watched.dirty.notify_one();
         }
         let _ = self.inner.access.send(AccessChange::Anyone);
+        let _ = self.inner.sessions.send(None);
     }
 
     fn count_changed(&self, video: Uuid) {
@@ -269,6 +282,11 @@ impl Hub {
         {
             activity.remove(&author);
         }
+    }
+
+    /// A receiver of the accounts whose sessions ended (`None`: anyone's).
+    pub fn watch_sessions(&self) -> broadcast::Receiver<Option<Uuid>> {
+        self.inner.sessions.subscribe()
     }
 
     /// A receiver of access changes.

@@ -20,10 +20,15 @@ use async_graphql::{
 };
 use futures_util::{stream, StreamExt};
 use serde_json::Value;
-use tokio::{sync::mpsc, time::Instant};
+use tokio::{
+    sync::{broadcast, mpsc},
+    time::Instant,
+};
+use uuid::Uuid;
 
 use super::ConnectionKey;
 use crate::{
+    auth::CurrentSession,
     error::AppError,
     graphql::{live::ConnectionSubscriptions, Loaders},
     startup::AppState,
@@ -82,8 +87,14 @@ async fn close(session: Session, code: u16, description: &str) {
 
 /// What the handshake ended with.
 enum Handshake {
-    /// `connection_init` was accepted: its text (handed on to the protocol) and data.
-    Accepted(String, Data, super::ConnectionSlot),
+    /// `connection_init` was accepted: its text (handed on to the protocol), data, slot,
+    /// and the account and session of its token, if it is the service's own.
+    Accepted(
+        String,
+        Data,
+        super::ConnectionSlot,
+        Option<(Uuid, CurrentSession)>,
+    ),
     /// Closed (with this code and reason), or the peer left.
     Closed(Option<(u16, &'static str)>),
 }
@@ -94,8 +105,8 @@ async fn serve(
     mut messages: actix_ws::AggregatedMessageStream,
     ip: IpAddr,
 ) {
-    let (init, data, slot) = match handshake(&state, &mut session, &mut messages, ip).await {
-        Handshake::Accepted(init, data, slot) => (init, data, slot),
+    let (init, data, slot, own) = match handshake(&state, &mut session, &mut messages, ip).await {
+        Handshake::Accepted(init, data, slot, own) => (init, data, slot, own),
         Handshake::Closed(Some((code, why))) => return close(session, code, why).await,
         Handshake::Closed(None) => return,
     };
@@ -112,6 +123,8 @@ async fn serve(
     if to_protocol.send(init).is_err() {
         return;
     }
+    // A connection of a session ends with it (4401), on every instance.
+    let mut sessions = own.map(|_| state.hub.watch_sessions());
     let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
     let mut last_heard = Instant::now();
     let ending = loop {
@@ -146,6 +159,23 @@ async fn serve(
                 Some(WsMessage::Close(code, reason)) => break Some((code, reason)),
                 None => break Some((1000, "done".to_owned())),
             },
+            ended = next_ended(&mut sessions) => {
+                let concerns = match ended {
+                    Ok(who) => who.is_none() || who == own.map(|(user, _)| user),
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        sessions = None;
+                        false
+                    }
+                };
+                if let (true, Some((user, current))) = (concerns, own) {
+                    match state.auth.session_live(&state.db, current, user).await {
+                        Ok(true) => {}
+                        Ok(false) => break Some((4401, "Unauthorized: the session ended".to_owned())),
+                        Err(e) => tracing::warn!(error = ?e, "checking a live connection's session failed"),
+                    }
+                }
+            }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > HEARTBEAT * 3 {
                     break Some((1001, "no answer to pings".to_owned()));
@@ -159,6 +189,16 @@ async fn serve(
     drop(slot);
     if let Some((code, reason)) = ending {
         close(session, code, &reason).await;
+    }
+}
+
+/// The next account whose sessions ended, or never without a session to watch.
+async fn next_ended(
+    sessions: &mut Option<broadcast::Receiver<Option<Uuid>>>,
+) -> Result<Option<Uuid>, broadcast::error::RecvError> {
+    match sessions {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -244,5 +284,6 @@ async fn handshake(
     if let Some(subject) = credentials.subject {
         data.insert(subject);
     }
-    Handshake::Accepted(text, data, slot)
+    let own = viewer.id().zip(credentials.session);
+    Handshake::Accepted(text, data, slot, own)
 }

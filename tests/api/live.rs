@@ -436,6 +436,80 @@ async fn bad_tokens_close_the_connection_with_4401() {
 }
 
 #[tokio::test]
+async fn a_listener_that_reconnects_resynchronizes_the_counts_it_watches() {
+    let (a, _b) = TestApp::pair().await;
+    if a.db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return; // one instance, in process: no listener to lose
+    }
+    let author = account(&a.db, "author", Visibility::Public).await;
+    let fan = account(&a.db, "fan", Visibility::Public).await;
+    let video = make_video(&a.db, author, new_video("clip"), now_us()).await;
+    let mut ws = Ws::open(&a, None).await;
+    assert_eq!(ws.watch_count("1", video).await, 0);
+    // A like no notice tells of (as if sent while the listener was away) ...
+    tally::domain::likes::like_video(&a.db, fan, video, now_us())
+        .await
+        .map_err(|e| e.message())
+        .expect("like");
+    assert_eq!(ws.next(QUIET).await, Got::Nothing);
+    // ... reaches the subscriber once the listener has lost its connection and come back.
+    let killed =
+        a.db.query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        ))
+        .await
+        .expect("terminate the listeners");
+    assert!(!killed.is_empty(), "a listening connection");
+    let got = ws
+        .next_payload("1", Duration::from_secs(5))
+        .await
+        .expect("the count read again after the reconnection");
+    assert_eq!(got["data"]["likeCountChanged"]["likeCount"], 1);
+}
+
+/// Ends a session through `app` with `token` (`logOut`, `logOutEverywhere`, …).
+async fn end_with(app: &TestApp, token: &str, mutation: &str) {
+    let (status, body) = app.gql(Some(token), mutation, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{mutation}: {body}");
+}
+
+#[tokio::test]
+async fn ending_a_session_closes_its_live_connections_with_4401_on_every_instance() {
+    let (a, b) = TestApp::pair().await;
+    let user = account(&a.db, "watcher", Visibility::Public).await;
+    let author = account(&a.db, "maker", Visibility::Public).await;
+    let fan = account(&a.db, "fan", Visibility::Public).await;
+    let video = make_video(&a.db, author, new_video("clip"), now_us()).await;
+    let (first, second) = (token_for(&a.db, user).await, token_for(&a.db, user).await);
+    let mut one = Ws::open(&a, Some(&first)).await;
+    let mut two = Ws::open(&a, Some(&second)).await;
+    one.watch_count("1", video).await;
+    two.watch_count("1", video).await;
+
+    // Logging the first session out through the other instance closes its connection only.
+    end_with(&b, &first, "mutation { logOut }").await;
+    assert_eq!(one.next(WAIT).await, Got::Closed(Some(4401)));
+    like(&b, fan, video).await;
+    let got = two
+        .next_payload("1", WAIT)
+        .await
+        .expect("the other session goes on");
+    assert_eq!(got["data"]["likeCountChanged"]["likeCount"], 1);
+
+    // Everywhere: the second one too; a new connection with its token is refused.
+    end_with(&b, &second, "mutation { logOutEverywhere }").await;
+    assert_eq!(two.next(WAIT).await, Got::Closed(Some(4401)));
+    let mut again = Ws::connect(&a).await;
+    assert_eq!(
+        again.init(Some(&format!("Bearer {second}"))).await,
+        Got::Closed(Some(4401))
+    );
+}
+
+#[tokio::test]
 async fn no_connection_init_in_time_closes_with_4408_and_ping_is_answered() {
     let app = TestApp::spawn_with(|s| s.live.init_timeout_ms = 300).await;
     let mut ws = Ws::connect(&app).await;
