@@ -34,8 +34,9 @@ use crate::{
 };
 
 /// Shortest time between two updates of one subscription to `likeCountChanged` (at most 4
-/// a second).
-pub const COUNT_INTERVAL: Duration = Duration::from_millis(250);
+/// a second): the time between two reads of a video's count, which every subscriber of
+/// the video is sent.
+pub const COUNT_INTERVAL: Duration = crate::live::REFRESH_EVERY;
 
 /// Most `likeActivity` events naming a liker one subscriber gets in a second; likes past
 /// it wait for the second to end and are summarized, one event per video, `liker: null`.
@@ -263,7 +264,8 @@ impl CountWatch {
             metrics::delivered("like_count", 1);
             self.last_version = state.version;
             self.last_sent = count;
-            self.next_at = Instant::now() + COUNT_INTERVAL;
+            // The video's reads are COUNT_INTERVAL apart: the next one is sent as it comes.
+            self.next_at = state.read_at + COUNT_INTERVAL;
             return Some(Ok(self.update()));
         }
     }

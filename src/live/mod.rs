@@ -25,7 +25,10 @@ use std::{
 
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::{
+    sync::{broadcast, watch, Notify},
+    time::Instant,
+};
 use uuid::Uuid;
 
 use crate::{config::LiveLimits, domain};
@@ -96,6 +99,8 @@ pub struct CountState {
     /// How many times the count changed (a subscriber's coalescing drops the values it
     /// skips).
     pub version: u64,
+    /// When it was read: two reads are at least [`REFRESH_EVERY`] apart.
+    pub read_at: Instant,
 }
 
 /// A like as its author's subscriptions receive it.
@@ -109,9 +114,10 @@ pub struct LikeNotice {
 }
 
 /// How long the refresher of a video's count waits at least between two reads: under a
-/// stream of likes a video's count is read at most 10 times a second per instance, while
-/// subscribers sample it at most 4 times a second.
-const REFRESH_EVERY: Duration = Duration::from_millis(100);
+/// stream of likes a video's count is read at most 4 times a second per instance, and
+/// every subscriber of the video is sent the same read (so the coalescing of all of them
+/// is one tick per video, not one timer per subscriber).
+pub const REFRESH_EVERY: Duration = Duration::from_millis(250);
 
 /// Likes an author's subscriptions may fall behind by before the oldest are dropped
 /// (counted as dropped; a subscriber over 20 a second summarizes anyway).
@@ -252,6 +258,7 @@ impl Hub {
         let (tx, rx) = watch::channel(CountState {
             count: None,
             version: 0,
+            read_at: Instant::now(),
         });
         let dirty = Arc::new(Notify::new());
         counts.insert(
@@ -340,6 +347,7 @@ async fn refresh(hub: Hub, video: Uuid, count: watch::Sender<CountState>, dirty:
             () = dirty.notified() => {}
             () = count.closed() => break,
         }
+        let read_at = Instant::now();
         match domain::live::like_count(hub.db(), video).await {
             Ok(now) => {
                 count.send_if_modified(|state| {
@@ -347,6 +355,7 @@ async fn refresh(hub: Hub, video: Uuid, count: watch::Sender<CountState>, dirty:
                     if changed {
                         state.count = now;
                         state.version += 1;
+                        state.read_at = read_at;
                     }
                     changed
                 });
