@@ -202,7 +202,11 @@ impl RateLimiter {
 }
 
 /// Spends one cell of `key`'s bucket, or says how long to wait for one.
-fn take<K: Hash + Eq + Clone>(bucket: &'static str, limiter: &Option<Keyed<K>>, key: &K) -> AppResult<()> {
+fn take<K: Hash + Eq + Clone>(
+    bucket: &'static str,
+    limiter: &Option<Keyed<K>>,
+    key: &K,
+) -> AppResult<()> {
     let Some(limiter) = limiter else {
         return Ok(());
     };

@@ -18,6 +18,10 @@ pub fn describe() {
     metrics::describe_gauge!(SUBSCRIPTIONS, "Active live subscriptions");
     metrics::describe_counter!(DELIVERED, "Live events sent to subscribers");
     metrics::describe_counter!(DROPPED, "Live events replaced by a newer one");
+    // Scraped from the start, at 0 (an increment by nothing: another instance of the
+    // service in this process may hold connections already).
+    metrics::gauge!(CONNECTIONS).increment(0.0);
+    metrics::gauge!(SUBSCRIPTIONS).increment(0.0);
 }
 
 pub(super) fn connection_opened() {

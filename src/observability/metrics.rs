@@ -97,6 +97,8 @@ fn describe() {
         "Transactions retried after a transient conflict"
     );
     metrics::describe_gauge!(READY, "Whether the last readiness probe passed");
+    // Scraped from the start, at 0: a rate of retries needs a first sample.
+    metrics::counter!(TRANSACTION_RETRIES).increment(0);
 }
 
 /// Installs the recorder (at start-up, so that the first events are counted).
@@ -269,15 +271,21 @@ fn dml(word: &str) -> Option<&'static str> {
         .find(|k| word.eq_ignore_ascii_case(k))
 }
 
-/// The words of SQL text outside parentheses, quotes and comments.
+/// The words of SQL text outside quotes and comments: the first one wherever it stands
+/// (`(SELECT …) UNION …`), then those outside parentheses.
 struct Words<'a> {
     sql: &'a str,
     at: usize,
+    first: bool,
 }
 
 impl<'a> Words<'a> {
     fn new(sql: &'a str) -> Self {
-        Words { sql, at: 0 }
+        Words {
+            sql,
+            at: 0,
+            first: true,
+        }
     }
 
     fn next_top_level(&mut self) -> Option<&'a str> {
@@ -317,7 +325,8 @@ impl<'a> Words<'a> {
                         .unwrap_or(rest.len());
                     let word = &self.sql[self.at..self.at + len];
                     self.at += len;
-                    if depth == 0 {
+                    if depth == 0 || self.first {
+                        self.first = false;
                         return Some(word);
                     }
                 }

@@ -110,7 +110,7 @@ impl Extension for OperationExtension {
             kind = tracing::field::Empty
         );
         let started = Instant::now();
-        let response = next.run(ctx).instrument(span).await;
+        let response = next.run(ctx).instrument(span.clone()).await;
         let elapsed = started.elapsed();
         let selected = self.selected();
         let name = match &selected {
@@ -120,11 +120,13 @@ impl Extension for OperationExtension {
         };
         metrics::operation(name, kind_label(selected.map(|s| s.kind)), elapsed);
         count_errors(&response);
-        tracing::debug!(
-            elapsed_ms = elapsed.as_secs_f64() * 1e3,
-            errors = response.errors.len(),
-            "operation answered"
-        );
+        span.in_scope(|| {
+            tracing::debug!(
+                elapsed_ms = elapsed.as_secs_f64() * 1e3,
+                errors = response.errors.len(),
+                "operation answered"
+            );
+        });
         response
     }
 
@@ -164,8 +166,12 @@ impl Extension for OperationExtension {
         if let Some(selected) = self.select(&document) {
             // Only a name the document defines: a well-formed GraphQL name.
             let span = tracing::Span::current();
-            span.record("operation", selected.name.as_deref().unwrap_or("anonymous"));
-            span.record("kind", kind_label(Some(selected.kind)));
+            let name = selected.name.as_deref().unwrap_or("anonymous");
+            span.record("operation", tracing::field::display(name));
+            span.record(
+                "kind",
+                tracing::field::display(kind_label(Some(selected.kind))),
+            );
             if selected.kind == OperationType::Subscription {
                 metrics::subscription(metrics::operation_label(selected.name.as_deref()));
             }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use actix_web::{
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
+    error::InternalError,
     http::header::{HeaderName, HeaderValue},
     middleware::Next,
     Error,
@@ -50,20 +51,34 @@ pub async fn middleware(
         path = %req.path(),
         request_id = %id,
     );
-    let http = req.request().clone();
     let started = Instant::now();
+    // No clone of the request is held meanwhile: routing needs it unshared.
     let answer = span
         .in_scope(|| next.call(req))
         .instrument(span.clone())
         .await;
+    let header = HeaderValue::from_str(&id).ok();
     let mut response = match answer {
         Ok(response) => response.map_into_boxed_body(),
-        Err(e) => ServiceResponse::from_err(e, http),
+        Err(e) => {
+            // Answered by actix from the error: the ID goes on the answer it makes.
+            let mut answer = e.error_response();
+            if let Some(value) = header {
+                answer.headers_mut().insert(HEADER, value);
+            }
+            log_answer(&span, answer.status().as_u16(), started);
+            return Err(InternalError::from_response(e, answer).into());
+        }
     };
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Some(value) = header {
         response.headers_mut().insert(HEADER, value);
     }
-    let status = response.status().as_u16();
+    log_answer(&span, response.status().as_u16(), started);
+    Ok(response)
+}
+
+/// The request's last line: `debug`, or `warn` for a 5xx.
+fn log_answer(span: &tracing::Span, status: u16, started: Instant) {
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     span.in_scope(|| {
         if status >= 500 {
@@ -72,7 +87,6 @@ pub async fn middleware(
             tracing::debug!(status, elapsed_ms, "request answered");
         }
     });
-    Ok(response)
 }
 
 #[cfg(test)]

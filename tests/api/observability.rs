@@ -325,8 +325,17 @@ async fn a_scrape_after_known_traffic_counts_operations_errors_refusals_and_the_
         assert!(count.is_some_and(|c| c >= 2.0), "{kind}: {text}");
     }
     assert_eq!(sample(&scrape, "tally_ready", &[]), Some(1.0), "{text}");
-    // The live slice's metrics are on the same recorder.
-    assert!(text.contains("tally_live_connections"), "{text}");
+    assert_eq!(
+        sample(&scrape, "tally_db_transaction_retries_total", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    // The live slice's metrics are on the same recorder, from the start.
+    assert_eq!(
+        sample(&scrape, "tally_live_connections", &[]),
+        Some(0.0),
+        "{text}"
+    );
 }
 
 /// What a client sends that no log line may hold.
