@@ -136,10 +136,7 @@ impl Extension for OperationExtension {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        next.run(
-            ctx,
-            stream.inspect(|response| count_errors(response)).boxed(),
-        )
+        next.run(ctx, stream.inspect(count_errors).boxed())
     }
 
     async fn prepare_request(

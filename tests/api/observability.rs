@@ -607,3 +607,67 @@ async fn transactions_retried_after_a_conflict_are_counted() {
     assert!(after - before >= 7.0, "retries counted: {before} → {after}");
     std::fs::remove_file(&path).ok();
 }
+
+/// With the `otel` feature: the spans reach an OTLP/HTTP collector (here a listener that
+/// takes one export), flushed at shutdown at the latest.
+#[cfg(feature = "otel")]
+#[tokio::test]
+async fn spans_are_exported_over_otlp_http() {
+    use std::io::Write;
+
+    let collector = std::net::TcpListener::bind("127.0.0.1:0").expect("collector");
+    let endpoint = format!(
+        "http://{}/v1/traces",
+        collector.local_addr().expect("address")
+    );
+    let received = std::thread::spawn(move || {
+        let (mut conn, _) = collector.accept().expect("an export");
+        conn.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+        let mut head = Vec::new();
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("header line");
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("length");
+                }
+            }
+            head.push(line.trim().to_owned());
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .ok();
+        (head, body)
+    });
+    let server = Served::start(&[("RUST_LOG", "info"), ("TALLY_OTLP_ENDPOINT", &endpoint)]).await;
+    server
+        .gql(None, "query Traced { __typename }", json!({}))
+        .await;
+    // SIGTERM: a graceful stop flushes the spans not yet exported.
+    let pid = server.child.id().to_string();
+    let term = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let (head, body) = received.join().expect("collector thread");
+    assert!(head[0].starts_with("POST /v1/traces "), "{head:?}");
+    assert!(
+        head.iter()
+            .any(|h| h.to_ascii_lowercase() == "content-type: application/x-protobuf"),
+        "{head:?}"
+    );
+    let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(has("tally"), "the service name");
+    assert!(
+        has("request") && has("graphql") && has("Traced"),
+        "the spans"
+    );
+    server.stop();
+}
