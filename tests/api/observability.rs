@@ -660,7 +660,7 @@ async fn spans_are_exported_over_otlp_http() {
     assert!(head[0].starts_with("POST /v1/traces "), "{head:?}");
     assert!(
         head.iter()
-            .any(|h| h.to_ascii_lowercase() == "content-type: application/x-protobuf"),
+            .any(|h| h.eq_ignore_ascii_case("content-type: application/x-protobuf")),
         "{head:?}"
     );
     let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
