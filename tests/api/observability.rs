@@ -3,7 +3,7 @@
 //! IDs echoed and logged, and a debug-level log (text and JSON) without any secret in it.
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
     sync::{mpsc, Arc, Mutex},
     thread::JoinHandle,
@@ -12,7 +12,7 @@ use std::{
 
 use serde_json::{json, Value};
 
-use crate::helpers::{fresh_database_url, ID_KEY, SECRET};
+use crate::helpers::{fresh_database_url, outputs, ID_KEY, SECRET};
 
 /// A running `tally serve` whose output (stdout and stderr) is kept, line by line.
 struct Served {
@@ -51,19 +51,8 @@ impl Served {
             .expect("start tally");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (tx, announced) = mpsc::channel::<String>();
-        let outputs: [Option<Box<dyn Read + Send>>; 2] = [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        ];
-        let readers = outputs
+        let readers = outputs(&mut child)
             .into_iter()
-            .flatten()
             .map(|out| {
                 let (lines, tx) = (lines.clone(), tx.clone());
                 std::thread::spawn(move || {
@@ -615,6 +604,8 @@ async fn transactions_retried_after_a_conflict_are_counted() {
 async fn spans_are_exported_over_otlp_http() {
     use std::io::Write;
 
+    use crate::helpers::read_headers_and_body;
+
     let collector = std::net::TcpListener::bind("127.0.0.1:0").expect("collector");
     let endpoint = format!(
         "http://{}/v1/traces",
@@ -624,26 +615,12 @@ async fn spans_are_exported_over_otlp_http() {
         let (mut conn, _) = collector.accept().expect("an export");
         conn.set_read_timeout(Some(Duration::from_secs(30))).ok();
         let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-        let mut head = Vec::new();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).expect("header line");
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().expect("length");
-                }
-            }
-            head.push(line.trim().to_owned());
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).expect("body");
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).expect("request line");
+        let (headers, body) = read_headers_and_body(&mut reader);
         conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
             .ok();
-        (head, body)
+        (request_line, headers, body)
     });
     let server = Served::start(&[("RUST_LOG", "info"), ("TALLY_OTLP_ENDPOINT", &endpoint)]).await;
     server
@@ -656,12 +633,16 @@ async fn spans_are_exported_over_otlp_http() {
         .status()
         .expect("kill");
     assert!(term.success());
-    let (head, body) = received.join().expect("collector thread");
-    assert!(head[0].starts_with("POST /v1/traces "), "{head:?}");
+    let (request_line, headers, body) = received.join().expect("collector thread");
     assert!(
-        head.iter()
+        request_line.starts_with("POST /v1/traces "),
+        "{request_line}"
+    );
+    assert!(
+        headers
+            .iter()
             .any(|h| h.eq_ignore_ascii_case("content-type: application/x-protobuf")),
-        "{head:?}"
+        "{headers:?}"
     );
     let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(has("tally"), "the service name");
