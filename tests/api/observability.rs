@@ -489,7 +489,8 @@ fn assert_no_secret(log: &[String], secrets: &Secrets) {
 
 #[tokio::test]
 async fn text_logs_carry_the_request_id_and_no_secret() {
-    let server = Served::start(&[("RUST_LOG", "debug")]).await;
+    // Every level: the dependencies' trace lines (sqlx, SeaORM, actix) are searched too.
+    let server = Served::start(&[("RUST_LOG", "trace")]).await;
     let secrets = drive_secret_traffic(&server).await;
     let log = server.stop();
     assert!(
