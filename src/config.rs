@@ -133,6 +133,9 @@ pub struct Config {
     /// Live subscriptions: per-connection and per-principal limits, the init timeout.
     #[command(flatten)]
     pub live: LiveLimits,
+    /// Logs, metrics and traces.
+    #[command(flatten)]
+    pub observability: ObservabilitySettings,
 }
 
 /// `--now`: an RFC 3339 instant, in UTC.
@@ -264,6 +267,32 @@ impl Default for LiveLimits {
             init_timeout_ms: 10_000,
         }
     }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Text,
+    /// One JSON object a line, with the event's spans and their fields.
+    Json,
+}
+
+/// Logs, metrics and traces: the format of the logs, where `/metrics` is served, where
+/// spans are exported.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ObservabilitySettings {
+    /// Log format: `text` or `json` (one object a line). `RUST_LOG` filters, as before.
+    #[arg(long, env = "TALLY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Serve `GET /metrics` on this address (`HOST:PORT`) instead of the main listener, which
+    /// then does not serve it.
+    #[arg(long, env = "TALLY_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
+    /// Export spans over OTLP/HTTP to this URL (`http://127.0.0.1:4318/v1/traces`). Needs a
+    /// build with the `otel` cargo feature.
+    #[arg(long, env = "TALLY_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The thresholds of the analytics aggregates (PRIVACY.md "Aggregates"): a breakdown of

@@ -55,12 +55,14 @@ impl CorsOrigins {
     }
 
     /// The middleware: preflights of listed origins answered (methods GET and POST, the
-    /// [`ALLOWED_HEADERS`], [`MAX_AGE_SECS`]); requests of other origins served without CORS
+    /// [`ALLOWED_HEADERS`], [`MAX_AGE_SECS`]), `X-Request-Id` exposed; requests of other origins served without CORS
     /// headers (same-origin pages such as GraphiQL send an `Origin` too).
     pub fn middleware(&self) -> Cors {
         let cors = Cors::default()
             .allowed_methods(["GET", "POST"])
             .allowed_headers(ALLOWED_HEADERS)
+            // A page may read the request ID of an answer (to quote it in a report).
+            .expose_headers([crate::observability::request_id::HEADER])
             .max_age(MAX_AGE_SECS)
             .block_on_origin_mismatch(false);
         self.0

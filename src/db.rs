@@ -338,6 +338,7 @@ where
         match result {
             Err(AppError::Internal(e)) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
                 tracing::warn!(attempt, error = %e, "transient conflict, retrying transaction");
+                crate::observability::metrics::transaction_retry();
                 let backoff = 2u64.pow(attempt.min(6)) + rand::random::<u64>() % 5;
                 tokio::time::sleep(Duration::from_millis(backoff)).await;
             }

@@ -139,6 +139,17 @@ impl AppError {
         }
     }
 
+    /// What a log line says of this error: for an internal one, the chain of its causes as
+    /// they display; else its code. Never their `Debug` (a database error's holds the
+    /// database's detail, which may quote a row's values) nor a client-facing message
+    /// (which may quote an input).
+    pub fn log_detail(&self) -> String {
+        match self {
+            AppError::Internal(source) => format!("{source:#}"),
+            other => other.code().to_owned(),
+        }
+    }
+
     /// Wraps any unexpected failure.
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         AppError::Internal(e.into())
@@ -178,7 +189,7 @@ impl AppError {
     /// The GraphQL error with `extensions.code` (and `field` / `retryAfter`).
     pub fn to_graphql(&self) -> async_graphql::Error {
         if let AppError::Internal(source) = self {
-            tracing::error!(error = ?source, "internal error");
+            tracing::error!(error = %format_args!("{source:#}"), "internal error");
         }
         async_graphql::Error::new(self.message()).extend_with(|_, e| {
             e.set("code", self.code());

@@ -13,6 +13,7 @@ pub mod graphql_http;
 pub mod ids;
 pub mod live;
 pub mod oauth;
+pub mod observability;
 pub mod pages;
 pub mod privacy;
 pub mod ratelimit;

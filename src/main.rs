@@ -4,20 +4,16 @@ use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 use tally::{
     config::{Cli, Command, MigrateAction},
-    db, demo, graphql,
+    db, demo, graphql, observability,
     startup::Application,
 };
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
-        )
-        .init();
     let cli = Cli::parse();
     let config = cli.config;
+    // Kept to the end: dropping it flushes the spans not yet exported.
+    let _logs = observability::logging::init(&config.observability)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(&config).await?;
@@ -31,10 +27,7 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .await?;
             }
-            // The bound port, not the configured one: `TALLY_BIND=127.0.0.1:0` picks a free port.
-            let host = config.bind.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
-            let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
-            let base = format!("http://{host}:{}", app.port());
+            let base = local_url(&config.bind, app.port());
             if config.limits.graphiql {
                 tracing::info!("Tally listening on {base} — GraphiQL at {base}/graphiql");
                 println!("GraphiQL: {base}/graphiql");
@@ -44,6 +37,12 @@ async fn main() -> anyhow::Result<()> {
             }
             if config.limits.dashboard {
                 println!("Dashboard: {base}/dashboard");
+            }
+            if let (Some(bind), Some(port)) = (
+                config.observability.metrics_bind.as_deref(),
+                app.metrics_port(),
+            ) {
+                println!("Metrics: {}/metrics", local_url(bind, port));
             }
             // Returns once a SIGTERM (or SIGINT) has stopped the server: exit code 0.
             app.run().await?;
@@ -70,4 +69,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The URL of the listener bound for `bind` on `port`: the bound port, not the configured
+/// one (`TALLY_BIND=127.0.0.1:0` picks a free port).
+fn local_url(bind: &str, port: u16) -> String {
+    let host = bind.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+    let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+    format!("http://{host}:{port}")
 }

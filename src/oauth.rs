@@ -273,7 +273,7 @@ fn check_grant_type(params: &[(String, String)]) -> Result<(), OAuthError> {
 /// An internal failure (the database is away): 500 `server_error`, details in the log only.
 fn server_error(e: AppError) -> OAuthError {
     if let AppError::Internal(source) = &e {
-        tracing::error!(error = ?source, "token endpoint failed");
+        tracing::error!(error = %format_args!("{source:#}"), "token endpoint failed");
     }
     OAuthError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -202,13 +202,18 @@ impl RateLimiter {
 }
 
 /// Spends one cell of `key`'s bucket, or says how long to wait for one.
-fn take<K: Hash + Eq + Clone>(bucket: &str, limiter: &Option<Keyed<K>>, key: &K) -> AppResult<()> {
+fn take<K: Hash + Eq + Clone>(
+    bucket: &'static str,
+    limiter: &Option<Keyed<K>>,
+    key: &K,
+) -> AppResult<()> {
     let Some(limiter) = limiter else {
         return Ok(());
     };
     limiter.check_key(key).map_err(|not_until| {
         let wait = not_until.wait_time_from(limiter.clock().now());
         tracing::debug!(bucket, ?wait, "rate limited");
+        crate::observability::metrics::rate_limited(bucket);
         AppError::RateLimited {
             retry_after_secs: whole_seconds_up(wait),
         }

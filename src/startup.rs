@@ -37,6 +37,7 @@ use crate::{
     ids::{CursorCodec, IdCodec},
     live::{self, Hub},
     oauth::{self, TokenEndpoint},
+    observability::{self, request_id},
     pages,
     ratelimit::{RateLimiter, SWEEP_INTERVAL},
     secret::{self, Secrets},
@@ -170,6 +171,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The listener of `GET /metrics` alone (`--metrics-bind`), with its port.
+    metrics: Option<(u16, Server)>,
     db: DatabaseConnection,
     tokens: Tokens,
     ids: IdCodec,
@@ -187,12 +190,28 @@ impl Application {
         Migrator::up(&db, None).await?;
         let settings = Settings::from_config(config, db)?;
         let listener = TcpListener::bind(&config.bind)?;
-        Self::start(settings, listener)
+        let metrics = match &config.observability.metrics_bind {
+            Some(bind) => Some(TcpListener::bind(bind).map_err(|e| {
+                anyhow::anyhow!("TALLY_METRICS_BIND (--metrics-bind) `{bind}`: {e}")
+            })?),
+            None => None,
+        };
+        Self::start_with(settings, listener, metrics)
     }
 
-    /// Serves `settings` on `listener`: the entry point tests, the benchmark and
-    /// [`Application::build`] share.
+    /// Serves `settings` on `listener`, `GET /metrics` included: the entry point tests and
+    /// the benchmark share.
     pub fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        Self::start_with(settings, listener, None)
+    }
+
+    /// Serves `settings` on `listener`, and `GET /metrics` on `metrics` instead when given
+    /// (what [`Application::build`] runs).
+    pub fn start_with(
+        settings: Settings,
+        listener: TcpListener,
+        metrics: Option<TcpListener>,
+    ) -> anyhow::Result<Self> {
         let Settings {
             db,
             secrets,
@@ -208,7 +227,12 @@ impl Application {
             apps,
             live,
         } = settings;
-        live::metrics::install();
+        observability::metrics::install();
+        live::metrics::describe();
+        // Every statement of the service's pool is timed (by kind); the caller's clone of
+        // the pool is not.
+        let mut db = db;
+        db.set_metric_callback(observability::metrics::statement);
         let hub = Hub::new(db.clone(), live);
         let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
         let sketches = Arc::new(SketchBuffer::new(SketchKey::from_id_key(&secrets.id_key)));
@@ -252,9 +276,31 @@ impl Application {
             persisted,
             hub: hub.clone(),
         });
+        let metrics_on_main = metrics.is_none();
+        let metrics_db = Data::new(db.clone());
+        let metrics = match metrics {
+            Some(listener) => {
+                let port = listener.local_addr()?.port();
+                let db = metrics_db.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(actix_web::middleware::from_fn(request_id::middleware))
+                        .app_data(db.clone())
+                        .route("/metrics", web::get().to(observability::metrics::endpoint))
+                })
+                .workers(1)
+                .shutdown_timeout(limits.shutdown_timeout_secs)
+                .listen(listener)?
+                .run();
+                Some((port, server))
+            }
+            None => None,
+        };
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(request_id::middleware))
                 .app_data(state.clone())
+                .app_data(metrics_db.clone())
                 .app_data(token_endpoint.clone())
                 .app_data(web::PayloadConfig::new(limits.max_body_bytes))
                 .service(
@@ -265,8 +311,12 @@ impl Application {
                 )
                 .service(web::resource("/oauth/token").route(web::post().to(oauth::token)))
                 .route("/healthz", web::get().to(healthz))
-                .route("/metrics", web::get().to(metrics))
                 .route("/readyz", web::get().to(readyz))
+                .configure(|cfg| {
+                    if metrics_on_main {
+                        cfg.route("/metrics", web::get().to(observability::metrics::endpoint));
+                    }
+                })
                 // A page switched off matches no route (404); without GraphiQL, `GET /graphql`
                 // never answers with the playground either.
                 .configure(|cfg| pages::routes(cfg, &limits))
@@ -277,6 +327,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            metrics,
             db,
             tokens,
             ids,
@@ -291,6 +342,11 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate `/metrics` listener, if there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The database pool.
@@ -325,6 +381,13 @@ impl Application {
     /// and one last drain, bounded to a few seconds, stores the buffered viewers.
     pub async fn run(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(self.rate_limiter.sweep_every(SWEEP_INTERVAL));
+        let upkeep = tokio::spawn(observability::metrics::upkeep_every(
+            std::time::Duration::from_secs(5),
+        ));
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let listener = tokio::spawn(self.hub.clone().run_listener());
         let folder = self.fold_interval.map(|every| {
             tokio::spawn(domain::fold::run_every(
@@ -335,13 +398,20 @@ impl Application {
         });
         let result = self.server.await;
         sweeper.abort();
+        upkeep.abort();
+        if let Some((handle, server)) = metrics {
+            handle.stop(true).await;
+            server.abort();
+        }
         listener.abort();
         if let Some(folder) = folder {
             folder.abort();
             let last = domain::fold::drain(&self.db, &self.sketches);
             match tokio::time::timeout(std::time::Duration::from_secs(5), last).await {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = ?e, "the last fold at shutdown failed"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e.log_detail(), "the last fold at shutdown failed")
+                }
                 Err(_) => tracing::warn!("the last fold at shutdown took over 5 s; stopped"),
             }
         }
@@ -366,6 +436,7 @@ async fn credentials_of(req: &HttpRequest, state: &AppState) -> Result<Credentia
 /// executed operation gives then: HTTP 200, `data: null` and one `INTERNAL` error, for
 /// each operation of a batch.
 fn refused(e: AppError, batch: &BatchRequest, media: MediaType) -> HttpResponse {
+    observability::metrics::error(e.code());
     let answer = |data: bool| {
         let errors =
             serde_json::json!([{ "message": e.message(), "extensions": { "code": e.code() } }]);
@@ -380,7 +451,7 @@ fn refused(e: AppError, batch: &BatchRequest, media: MediaType) -> HttpResponse 
             graphql_http::errors_answer(media, StatusCode::UNAUTHORIZED, &answer(false))
         }
         other => {
-            tracing::error!(error = ?other, "looking up the account of a token failed");
+            tracing::error!(error = %other.log_detail(), "looking up the account of a token failed");
             let body = match batch {
                 BatchRequest::Single(_) => answer(true),
                 BatchRequest::Batch(ops) => {
@@ -426,13 +497,6 @@ async fn graphql_get_or_upgrade(
             .unwrap_or_else(|e| e.as_response_error().error_response());
     }
     graphql_get(state, http).await
-}
-
-/// `GET /metrics`: the live gauges and counters, in the Prometheus text format.
-async fn metrics() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(live::metrics::render())
 }
 
 /// `GET /graphql`: the playground for a browser (HTML preferred, GraphiQL on), else a
@@ -557,6 +621,7 @@ fn read_batch(
 
 /// A request refused before anything ran: `BAD_USER_INPUT` with `status`, in `media`.
 fn rejected(media: MediaType, status: StatusCode, message: String) -> HttpResponse {
+    observability::metrics::error(ErrorCode::BadUserInput.as_str());
     let body = serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": ErrorCode::BadUserInput.as_str() } }]
     });
@@ -579,6 +644,7 @@ async fn readyz(state: Data<AppState>) -> HttpResponse {
     // Bounded well below the pool's acquire timeout: a probe must answer promptly while the
     // database is away, not after the pool has given up on reconnecting.
     let ping = tokio::time::timeout(std::time::Duration::from_secs(1), state.db.ping()).await;
+    observability::metrics::ready(matches!(ping, Ok(Ok(()))));
     match ping {
         Ok(Ok(())) => HttpResponse::Ok().body("ready"),
         Ok(Err(e)) => {

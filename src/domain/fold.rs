@@ -264,7 +264,9 @@ pub async fn run_every(db: DatabaseConnection, buffer: Arc<SketchBuffer>, every:
                 tracing::debug!(views = d.views, sketches = d.sketches, "folded");
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, "fold failed; retrying at the next tick"),
+            Err(e) => {
+                tracing::warn!(error = %e.log_detail(), "fold failed; retrying at the next tick")
+            }
         }
     }
 }

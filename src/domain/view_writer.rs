@@ -152,7 +152,7 @@ async fn write(db: &DatabaseConnection, sketches: &SketchBuffer, batch: Vec<Job>
             }
         }
         Err(e) => {
-            tracing::warn!(views = batch.len(), error = ?e, "view batch failed, storing its views one by one");
+            tracing::warn!(views = batch.len(), error = %e.log_detail(), "view batch failed, storing its views one by one");
             for job in batch {
                 let alone = analytics::store_views(db, Arc::from(vec![job.view.clone()])).await;
                 let outcome = alone

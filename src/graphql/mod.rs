@@ -103,8 +103,10 @@ pub fn build_schema_with(
     limits: &Limits,
     persisted: PersistedQueries,
 ) -> AppSchema {
-    // Persisted queries first: the limits then apply to the document they resolve.
+    // Metrics outermost (they see every error with its code); then persisted queries: the
+    // limits apply to the document they resolve.
     let mut builder = builder()
+        .extension(crate::observability::operations::OperationMetrics)
         .extension(persisted)
         .extension(limits::QueryLimits::new(limits))
         .limit_recursive_depth(limits.max_recursive_depth)

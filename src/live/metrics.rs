@@ -1,9 +1,5 @@
-//! The live slice's gauges and counters, through the `metrics` facade, rendered in the
-//! Prometheus text format by `GET /metrics` ([`render`]). The recorder is process-wide
-//! (installed once, on first use); another slice adds its own metrics with the same macros.
-use std::sync::OnceLock;
-
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+//! The live slice's gauges and counters, through the `metrics` facade, rendered with every
+//! other metric by `GET /metrics` ([`crate::observability::metrics`]).
 
 /// Open WebSocket connections past `connection_init`.
 pub const CONNECTIONS: &str = "tally_live_connections";
@@ -15,33 +11,17 @@ pub const DELIVERED: &str = "tally_live_events_delivered_total";
 /// `like_activity`, likes folded into a summary or lost behind a lagging subscriber.
 pub const DROPPED: &str = "tally_live_events_dropped_total";
 
-fn handle() -> Option<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(handle) => {
-                metrics::describe_gauge!(CONNECTIONS, "Open live WebSocket connections");
-                metrics::describe_gauge!(SUBSCRIPTIONS, "Active live subscriptions");
-                metrics::describe_counter!(DELIVERED, "Live events sent to subscribers");
-                metrics::describe_counter!(DROPPED, "Live events replaced by a newer one");
-                Some(handle)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "no metrics recorder installed");
-                None
-            }
-        })
-        .as_ref()
-}
-
-/// Installs the recorder (at start-up, so that the first events are counted).
-pub fn install() {
-    handle();
-}
-
-/// Every metric, in the Prometheus text format.
-pub fn render() -> String {
-    handle().map(PrometheusHandle::render).unwrap_or_default()
+/// Describes the live metrics (once the recorder is installed:
+/// [`crate::observability::metrics::install`]).
+pub fn describe() {
+    metrics::describe_gauge!(CONNECTIONS, "Open live WebSocket connections");
+    metrics::describe_gauge!(SUBSCRIPTIONS, "Active live subscriptions");
+    metrics::describe_counter!(DELIVERED, "Live events sent to subscribers");
+    metrics::describe_counter!(DROPPED, "Live events replaced by a newer one");
+    // Scraped from the start, at 0 (an increment by nothing: another instance of the
+    // service in this process may hold connections already).
+    metrics::gauge!(CONNECTIONS).increment(0.0);
+    metrics::gauge!(SUBSCRIPTIONS).increment(0.0);
 }
 
 pub(super) fn connection_opened() {

@@ -189,7 +189,7 @@ impl Hub {
     /// returned: the write has committed and its answer stands.
     pub async fn publish(&self, notice: Notice) {
         if let Err(e) = self.inner.fanout.send(&self.inner.db, &notice).await {
-            tracing::warn!(error = ?e, ?notice, "live notice not sent");
+            tracing::warn!(error = %e.log_detail(), ?notice, "live notice not sent");
         }
         if self.inner.fanout.is_local() {
             self.dispatch(notice);
@@ -361,7 +361,7 @@ async fn refresh(hub: Hub, video: Uuid, count: watch::Sender<CountState>, dirty:
                 });
             }
             Err(e) => {
-                tracing::warn!(error = ?e, %video, "reading a live like count failed");
+                tracing::warn!(error = %e.log_detail(), %video, "reading a live like count failed");
                 dirty.notify_one();
             }
         }

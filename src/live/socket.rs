@@ -254,7 +254,7 @@ async fn handshake(
             return Handshake::Closed(Some((4401, "Unauthorized")))
         }
         Err(e) => {
-            tracing::error!(error = ?e, "looking up the account of a live token failed");
+            tracing::error!(error = %e.log_detail(), "looking up the account of a live token failed");
             return Handshake::Closed(Some((1011, "internal error")));
         }
     };

@@ -296,6 +296,10 @@ async fn a_listed_origin_passes_the_preflight_and_reads_the_answer() {
     let (status, headers, body) = send(req).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(header(&headers, "access-control-allow-origin"), ORIGIN);
+    // The page may read the answer's request ID.
+    let exposed = header(&headers, "access-control-expose-headers").to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "exposed: {exposed}");
+    assert!(!header(&headers, "x-request-id").is_empty());
     let vary = header(&headers, "vary").to_ascii_lowercase();
     assert!(
         vary.contains("origin") && vary.contains("accept"),

@@ -466,3 +466,38 @@ pub async fn make_video(
         .video
         .id
 }
+
+/// The output streams of a spawned `tally` (stdout, then stderr), to read line by line.
+pub fn outputs(child: &mut std::process::Child) -> Vec<Box<dyn std::io::Read + Send>> {
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+    stdout.into_iter().chain(stderr).collect()
+}
+
+/// The rest of an HTTP/1.1 message whose first line has been read: its header lines
+/// (trimmed) and its body (`Content-Length` bytes).
+pub fn read_headers_and_body(conn: &mut impl std::io::BufRead) -> (Vec<String>, Vec<u8>) {
+    let (mut headers, mut length) = (Vec::new(), 0);
+    loop {
+        let mut line = String::new();
+        conn.read_line(&mut line).expect("header");
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().expect("content-length");
+            }
+        }
+        headers.push(line.trim().to_owned());
+    }
+    let mut body = vec![0; length];
+    conn.read_exact(&mut body).expect("body");
+    (headers, body)
+}

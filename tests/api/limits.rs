@@ -2,7 +2,7 @@
 //! answers with a coded error naming the limit; introspection and GraphiQL can be turned
 //! off; SIGTERM lets the request in flight finish and exits 0.
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufRead, BufReader, Write},
     net::TcpStream,
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -549,21 +549,7 @@ fn read_response(conn: &mut BufReader<TcpStream>) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        conn.read_line(&mut line).expect("header");
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().expect("content-length");
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    conn.read_exact(&mut body).expect("body");
+    let (_, body) = crate::helpers::read_headers_and_body(conn);
     (status, String::from_utf8(body).expect("UTF-8 body"))
 }
 

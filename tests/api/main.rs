@@ -26,6 +26,7 @@ mod limits;
 mod live;
 mod media;
 mod nulls;
+mod observability;
 mod pages;
 mod persisted_queries;
 mod privacy_props;

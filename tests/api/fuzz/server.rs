@@ -10,7 +10,7 @@ use std::{
 };
 
 use super::fixture::{IDP_AUDIENCE, IDP_ISSUER};
-use crate::helpers::{ID_KEY, SECRET};
+use crate::helpers::{outputs, ID_KEY, SECRET};
 
 /// What the server printed: the recent lines, and every panic.
 #[derive(Default)]
@@ -54,19 +54,7 @@ impl Server {
             .spawn()
             .expect("start tally");
         let log = Arc::new(Mutex::new(Log::default()));
-        for out in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for out in outputs(&mut child) {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
