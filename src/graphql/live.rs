@@ -296,7 +296,13 @@ impl CountWatch {
 
     /// Rule V now: `None` if the viewer still sees the video, else the ending error.
     async fn recheck(&mut self) -> Option<async_graphql::Error> {
-        let seen = domain::live::visible_video(self.hub.db(), self.viewer, self.video).await;
+        // Boxed: the subscription's future, which lives as long as it, stays small.
+        let seen = Box::pin(domain::live::visible_video(
+            self.hub.db(),
+            self.viewer,
+            self.video,
+        ))
+        .await;
         let end = match seen {
             Ok(Some(_)) => return None,
             Ok(None) => AppError::NotFound,
@@ -375,9 +381,14 @@ impl ActivityWatch {
             self.sent.push_back(now);
             // Rule L now, for the author, from the database.
             let db = self.hub.db();
-            let liker =
-                domain::live::visible_liker(db, Some(self.me), self.me, like.video, like.liker)
-                    .await?;
+            let liker = Box::pin(domain::live::visible_liker(
+                db,
+                Some(self.me),
+                self.me,
+                like.video,
+                like.liker,
+            ))
+            .await?;
             if let Some(event) = self.event(like.video, liker, like.count, like.at).await? {
                 self.ready.push_back(event);
             }
@@ -416,7 +427,12 @@ impl ActivityWatch {
         count: i64,
         at: i64,
     ) -> Result<Option<LikeActivity>, AppError> {
-        let Some(video) = domain::live::visible_video(self.hub.db(), Some(self.me), video).await?
+        let Some(video) = Box::pin(domain::live::visible_video(
+            self.hub.db(),
+            Some(self.me),
+            video,
+        ))
+        .await?
         else {
             return Ok(None);
         };

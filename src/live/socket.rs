@@ -18,12 +18,9 @@ use async_graphql::{
     http::{WebSocket, WsMessage},
     Data,
 };
-use futures_util::{stream, StreamExt};
+use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::{
-    sync::{broadcast, mpsc},
-    time::Instant,
-};
+use tokio::{sync::broadcast, time::Instant};
 use uuid::Uuid;
 
 use super::ConnectionKey;
@@ -105,14 +102,15 @@ async fn serve(
     mut messages: actix_ws::AggregatedMessageStream,
     ip: IpAddr,
 ) {
-    let (init, data, slot, own) = match handshake(&state, &mut session, &mut messages, ip).await {
+    // Boxed, as is every rare step below: a connection's future is as large as its largest
+    // state, and it lives as long as the connection.
+    let handshake = Box::pin(handshake(&state, &mut session, &mut messages, ip)).await;
+    let (init, data, slot, own) = match handshake {
         Handshake::Accepted(init, data, slot, own) => (init, data, slot, own),
-        Handshake::Closed(Some((code, why))) => return close(session, code, why).await,
+        Handshake::Closed(Some((code, why))) => return Box::pin(close(session, code, why)).await,
         Handshake::Closed(None) => return,
     };
-    let (to_protocol, from_client) = mpsc::unbounded_channel::<String>();
-    let mut from_client = from_client;
-    let client = stream::poll_fn(move |cx| from_client.poll_recv(cx));
+    let (to_protocol, client) = futures_channel::mpsc::unbounded::<String>();
     let protocol = WebSocket::new(
         state.schema.clone(),
         client,
@@ -120,7 +118,7 @@ async fn serve(
     )
     .on_connection_init(move |_| async move { Ok(data) });
     let mut protocol = std::pin::pin!(protocol);
-    if to_protocol.send(init).is_err() {
+    if to_protocol.unbounded_send(init).is_err() {
         return;
     }
     // A connection of a session ends with it (4401), on every instance.
@@ -133,7 +131,7 @@ async fn serve(
                 last_heard = Instant::now();
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        if to_protocol.send(text.to_string()).is_err() {
+                        if to_protocol.unbounded_send(text.to_string()).is_err() {
                             break None;
                         }
                     }
@@ -169,7 +167,7 @@ async fn serve(
                     }
                 };
                 if let (true, Some((user, current))) = (concerns, own) {
-                    match state.auth.session_live(&state.db, current, user).await {
+                    match Box::pin(state.auth.session_live(&state.db, current, user)).await {
                         Ok(true) => {}
                         Ok(false) => break Some((4401, "Unauthorized: the session ended".to_owned())),
                         Err(e) => tracing::warn!(error = ?e, "checking a live connection's session failed"),
@@ -188,7 +186,7 @@ async fn serve(
     };
     drop(slot);
     if let Some((code, reason)) = ending {
-        close(session, code, &reason).await;
+        Box::pin(close(session, code, &reason)).await;
     }
 }
 
