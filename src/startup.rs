@@ -24,7 +24,7 @@ use crate::{
     clock::Clock,
     config::{AppSettings, Config, Limits, LiveLimits, RateLimits, Thresholds},
     cors::CorsOrigins,
-    db,
+    db::{self, replicas::Replicas},
     domain::{
         self,
         sketch::{SketchBuffer, SketchKey},
@@ -38,7 +38,7 @@ use crate::{
     live::{self, Hub},
     oauth::{self, TokenEndpoint},
     pages,
-    ratelimit::{RateLimiter, SWEEP_INTERVAL},
+    ratelimit::{RateLimiter, SharedBuckets, SWEEP_INTERVAL},
     secret::{self, Secrets},
 };
 
@@ -76,6 +76,12 @@ pub struct Settings {
     pub apps: AppSettings,
     /// Live subscriptions: per-connection and per-principal limits, the init timeout.
     pub live: LiveLimits,
+    /// The Redis whose buckets every instance shares (`TALLY_REDIS_URL`); `None`: each
+    /// instance limits on its own.
+    pub redis_url: Option<String>,
+    /// Read replicas of `db` (each URL with its pool, see [`db::replicas::connect_all`]):
+    /// queries run on a fresh one.
+    pub read_replicas: Vec<(String, DatabaseConnection)>,
 }
 
 impl Settings {
@@ -98,6 +104,8 @@ impl Settings {
             thresholds: Thresholds::default(),
             apps: AppSettings::default(),
             live: LiveLimits::default(),
+            redis_url: None,
+            read_replicas: Vec::new(),
         }
     }
 
@@ -129,6 +137,9 @@ impl Settings {
             thresholds: config.thresholds,
             apps: config.apps,
             live: config.live,
+            redis_url: config.redis_url.clone(),
+            // Connected by `Application::build`.
+            read_replicas: Vec::new(),
         })
     }
 }
@@ -164,6 +175,8 @@ pub struct AppState {
     pub persisted: PersistedQueries,
     /// This instance's live subscriptions and their fan-out.
     pub hub: Hub,
+    /// Where queries run: a fresh read replica, else the primary (`db`).
+    pub replicas: Replicas,
 }
 
 /// A built, bound, not yet running service.
@@ -178,6 +191,7 @@ pub struct Application {
     sketches: Arc<SketchBuffer>,
     fold_interval: Option<std::time::Duration>,
     hub: Hub,
+    replicas: Replicas,
 }
 
 impl Application {
@@ -185,7 +199,10 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
-        let settings = Settings::from_config(config, db)?;
+        let mut settings = Settings::from_config(config, db)?;
+        settings.read_replicas =
+            db::replicas::connect_all(&settings.db, &config.read_database_urls, config.db_pool)
+                .await?;
         let listener = TcpListener::bind(&config.bind)?;
         Self::start(settings, listener)
     }
@@ -207,10 +224,17 @@ impl Application {
             thresholds,
             apps,
             live,
+            redis_url,
+            read_replicas,
         } = settings;
         live::metrics::install();
         let hub = Hub::new(db.clone(), live);
-        let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
+        let mut rate_limiter = RateLimiter::new(&rate_limits);
+        if let Some(url) = redis_url {
+            rate_limiter = rate_limiter.with_shared(SharedBuckets::connect(&url)?);
+        }
+        let rate_limiter = Arc::new(rate_limiter);
+        let replicas = Replicas::new(db.clone(), read_replicas);
         let sketches = Arc::new(SketchBuffer::new(SketchKey::from_id_key(&secrets.id_key)));
         let ids = IdCodec::new(&secrets.id_key);
         let tokens = Tokens::new(&secrets.jwt_secret, token_ttl, ids.clone())?
@@ -251,6 +275,7 @@ impl Application {
             apps,
             persisted,
             hub: hub.clone(),
+            replicas: replicas.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -285,7 +310,18 @@ impl Application {
             sketches,
             fold_interval,
             hub,
+            replicas,
         })
+    }
+
+    /// The instance's rate limiter (and through it the shared buckets, if any).
+    pub fn rate_limiter(&self) -> &Arc<RateLimiter> {
+        &self.rate_limiter
+    }
+
+    /// Where the instance's queries run.
+    pub fn replicas(&self) -> &Replicas {
+        &self.replicas
     }
 
     /// The bound port.
@@ -488,11 +524,30 @@ async fn execute(
         header("x-tally-device"),
         header(header::USER_AGENT.as_str()),
     );
+    // Queries run on a read replica that has every write committed so far, else on the
+    // primary (chosen once for the whole request); everything else on the primary.
+    let mut batch = batch;
+    let read_only: Vec<bool> = batch
+        .iter_mut()
+        .map(|r| state.replicas.any() && operation_type(r) == Some(OperationType::Query))
+        .collect();
+    let read_db = if read_only.contains(&true) {
+        state.replicas.for_read().await
+    } else {
+        state.db.clone()
+    };
+    let mut read_only = read_only.into_iter();
     let mut executed = Vec::new();
     let mut prepare = |r| {
         let marker = Executed::default();
         executed.push(marker.clone());
-        let r = request_data(r, &state.db, viewer)
+        let db = if read_only.next() == Some(true) {
+            &read_db
+        } else {
+            &state.db
+        };
+        let r = request_data(r, db, viewer)
+            .data(db.clone())
             .data(state.hub.clone())
             .data(state.clock)
             .data(state.thresholds)

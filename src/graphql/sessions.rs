@@ -128,7 +128,7 @@ impl SessionsMutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> Result<AuthPayload> {
-        ratelimit::check(ctx, Limit::Auth)?;
+        ratelimit::check(ctx, Limit::Auth).await?;
         let ttl = ctx.data::<Tokens>()?.refresh_ttl();
         let db = db(ctx)?;
         let issued = sessions::refresh(db, &refresh_token, clock(ctx).now_us(), ttl).await?;
@@ -184,7 +184,7 @@ impl SessionsMutation {
             Limit::LogIn {
                 handle: &account.handle,
             },
-        )?;
+        ).await?;
         sessions::change_password(db, me, current(ctx), old_password, new_password).await?;
         Ok(true)
     }
