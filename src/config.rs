@@ -90,8 +90,13 @@ pub struct Config {
     /// PostgreSQL read replicas (streaming standbys of `--database-url`): queries run on one
     /// of them (round robin) when it has replayed every write committed before the query
     /// started, else on the primary. Repeat the flag, or comma-separate in the environment.
-    #[arg(long = "read-database-url", env = "TALLY_READ_DATABASE_URLS", value_delimiter = ',',
-          hide_env_values = true, global = true)]
+    #[arg(
+        long = "read-database-url",
+        env = "TALLY_READ_DATABASE_URLS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        global = true
+    )]
     pub read_database_urls: Vec<String>,
     /// Redis holding the rate-limit buckets, shared by every instance (`redis://HOST:PORT`).
     /// Unset: each instance limits on its own.

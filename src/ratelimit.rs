@@ -470,7 +470,10 @@ mod tests {
         // Other buckets are off here.
         for _ in 0..100 {
             assert!(l.check(a, here, Limit::Follows).await.is_ok());
-            assert!(l.check(a, here, Limit::LogIn { handle: "ana" }).await.is_ok());
+            assert!(l
+                .check(a, here, Limit::LogIn { handle: "ana" })
+                .await
+                .is_ok());
         }
     }
 

@@ -209,7 +209,10 @@ impl Replica {
 
 async fn primary_position(db: &DatabaseConnection) -> anyhow::Result<u64> {
     let row = db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, PRIMARY_POSITION))
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            PRIMARY_POSITION,
+        ))
         .await?
         .ok_or_else(|| anyhow::anyhow!("no WAL position"))?;
     let position: i64 = row.try_get_by_index(0)?;

@@ -247,7 +247,8 @@ impl AccountsMutation {
             Limit::LogIn {
                 handle: &input.handle,
             },
-        ).await?;
+        )
+        .await?;
         let account = domain::accounts::log_in(db(ctx)?, &input.handle, input.password).await?;
         start_session(ctx, account).await
     }

@@ -222,11 +222,17 @@ pub struct AudienceAnalytics(CreatorAnalytics);
 #[Object]
 impl AudienceAnalytics {
     async fn viewers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
-        Ok(Breakdown::of(self.0.reads().viewers(primary(ctx)?).await?, true))
+        Ok(Breakdown::of(
+            self.0.reads().viewers(primary(ctx)?).await?,
+            true,
+        ))
     }
 
     async fn likers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
-        Ok(Breakdown::of(self.0.reads().likers(primary(ctx)?).await?, false))
+        Ok(Breakdown::of(
+            self.0.reads().likers(primary(ctx)?).await?,
+            false,
+        ))
     }
 
     async fn followers(&self, ctx: &Context<'_>) -> Result<Breakdown> {

@@ -184,7 +184,8 @@ impl SessionsMutation {
             Limit::LogIn {
                 handle: &account.handle,
             },
-        ).await?;
+        )
+        .await?;
         sessions::change_password(db, me, current(ctx), old_password, new_password).await?;
         Ok(true)
     }

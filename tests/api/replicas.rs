@@ -29,7 +29,11 @@ fn pg_bin() -> PathBuf {
         return PathBuf::from(dir);
     }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     dirs.retain(|d| d.join("initdb").exists());
     dirs.sort_by_key(|d| {
@@ -92,7 +96,11 @@ impl Cluster {
         std::fs::create_dir_all(&dir).expect("temp dir");
         if is_root() {
             let out = Command::new("chown").arg("postgres").arg(&dir).status();
-            assert!(out.is_ok_and(|s| s.success()), "chown postgres {}", dir.display());
+            assert!(
+                out.is_ok_and(|s| s.success()),
+                "chown postgres {}",
+                dir.display()
+            );
         }
         let cluster = Cluster {
             bin,
@@ -108,15 +116,28 @@ impl Cluster {
         // No autovacuum: no WAL the test did not write, so "caught up" stays caught up.
         cluster.configure(
             "primary",
-            &format!("autovacuum = off\nwal_level = replica\nport = {}\n", cluster.primary_port),
+            &format!(
+                "autovacuum = off\nwal_level = replica\nport = {}\n",
+                cluster.primary_port
+            ),
         );
         cluster.ctl("primary", "start");
         let primary_port = cluster.primary_port.to_string();
         pg(
             &cluster.bin.join("pg_basebackup"),
             &[
-                "-h", "127.0.0.1", "-p", &primary_port, "-U", "postgres", "-D", &replica, "-R",
-                "-X", "stream", "--no-sync",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port,
+                "-U",
+                "postgres",
+                "-D",
+                &replica,
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
             ],
         );
         cluster.configure("replica", &format!("port = {}\n", cluster.replica_port));
@@ -148,7 +169,16 @@ impl Cluster {
         let log = self.dir.join(format!("{name}.log")).display().to_string();
         pg(
             &self.bin.join("pg_ctl"),
-            &["-D", &self.data(name), "-l", &log, "-w", "-m", "fast", action],
+            &[
+                "-D",
+                &self.data(name),
+                "-l",
+                &log,
+                "-w",
+                "-m",
+                "fast",
+                action,
+            ],
         );
     }
 
@@ -162,10 +192,19 @@ impl Drop for Cluster {
         for name in ["replica", "primary"] {
             let log = self.dir.join(format!("{name}.log")).display().to_string();
             let data = self.data(name);
-            let args = ["-D", data.as_str(), "-l", log.as_str(), "-m", "immediate", "stop"];
+            let args = [
+                "-D",
+                data.as_str(),
+                "-l",
+                log.as_str(),
+                "-m",
+                "immediate",
+                "stop",
+            ];
             let mut cmd = if is_root() {
                 let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(self.bin.join("pg_ctl"));
+                c.args(["-u", "postgres", "--"])
+                    .arg(self.bin.join("pg_ctl"));
                 c
             } else {
                 Command::new(self.bin.join("pg_ctl"))
@@ -186,17 +225,26 @@ async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> Option<i64> {
 
 /// Waits until the replica has replayed everything the primary has flushed.
 async fn caught_up(primary: &DatabaseConnection, replica: &DatabaseConnection) {
-    let target = scalar_i64(primary, "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint")
-        .await
-        .expect("primary position");
+    let target = scalar_i64(
+        primary,
+        "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint",
+    )
+    .await
+    .expect("primary position");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let replayed =
-            scalar_i64(replica, "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint").await;
+        let replayed = scalar_i64(
+            replica,
+            "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint",
+        )
+        .await;
         if replayed.is_some_and(|r| r >= target) {
             return;
         }
-        assert!(Instant::now() < deadline, "the replica did not catch up within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not catch up within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -206,7 +254,7 @@ async fn caught_up(primary: &DatabaseConnection, replica: &DatabaseConnection) {
 async fn connect_when_there(url: &str) -> DatabaseConnection {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match tally::db::connect(url, 2).await {
+        match tally::db::connect(url, 8).await {
             Ok(db) => return db,
             Err(e) => assert!(Instant::now() < deadline, "{url}: {e}"),
         }
@@ -238,13 +286,23 @@ const LIKERS: &str = "query($v: ID!) { video(id: $v) { likeCount visibleLikers {
 
 /// The handles in `visibleLikers` of `video` as `token` sees them through `app`, and where
 /// that read ran.
-async fn likers(app: &TestApp, router: &Replicas, token: &str, video: Uuid) -> (Vec<String>, &'static str) {
+async fn likers(
+    app: &TestApp,
+    router: &Replicas,
+    token: &str,
+    video: Uuid,
+) -> (Vec<String>, &'static str) {
     let before = router.read_counts();
-    let (status, body) = app.gql(Some(token), LIKERS, json!({ "v": vid(video) })).await;
+    let (status, body) = app
+        .gql(Some(token), LIKERS, json!({ "v": vid(video) }))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("errors").is_none(), "{body}");
     let after = router.read_counts();
-    let on = match (after.on_replica - before.on_replica, after.on_primary - before.on_primary) {
+    let on = match (
+        after.on_replica - before.on_replica,
+        after.on_primary - before.on_primary,
+    ) {
         (1, 0) => "replica",
         (0, 1) => "primary",
         other => panic!("one read request counted as {other:?}"),
@@ -284,7 +342,10 @@ async fn queries_run_on_a_fresh_replica_and_a_lagging_one_never_shows_a_removed_
     }
     let cluster = Cluster::start();
     let admin = connect_when_there(&cluster.url(cluster.primary_port, "postgres")).await;
-    admin.execute_unprepared("CREATE DATABASE tally").await.expect("create database");
+    admin
+        .execute_unprepared("CREATE DATABASE tally")
+        .await
+        .expect("create database");
     let primary = connect_when_there(&cluster.url(cluster.primary_port, "tally")).await;
     Migrator::up(&primary, None).await.expect("migrate");
     let replica_url = cluster.url(cluster.replica_port, "tally");
@@ -297,11 +358,19 @@ async fn queries_run_on_a_fresh_replica_and_a_lagging_one_never_shows_a_removed_
         .await
         .err()
         .expect("the primary is no replica");
-    assert!(not_a_standby.to_string().contains("not a standby"), "{not_a_standby}");
+    assert!(
+        not_a_standby.to_string().contains("not a standby"),
+        "{not_a_standby}"
+    );
 
     // Instance a: the primary only. Instance b: reads from the replica.
     let (a, _) = instance(&primary, Vec::new());
-    let (b, router) = instance(&primary, connect_all(&primary, &[replica_url.clone()], 4).await.expect("replica"));
+    let (b, router) = instance(
+        &primary,
+        connect_all(&primary, &[replica_url.clone()], 4)
+            .await
+            .expect("replica"),
+    );
 
     let (viewer, viewer_token) = a.sign_up("viewer", "").await;
     let (liker, liker_token) = a.sign_up("liker", ", likesVisibility: FOLLOWERS").await;
@@ -312,39 +381,90 @@ async fn queries_run_on_a_fresh_replica_and_a_lagging_one_never_shows_a_removed_
         json!({}),
     )
     .await;
-    let video = video_uuid(body["data"]["createVideo"]["id"].as_str().expect("video id"));
+    let video = video_uuid(
+        body["data"]["createVideo"]["id"]
+            .as_str()
+            .expect("video id"),
+    );
     // A mutation through b runs on the primary (the replica refuses writes).
     ok(&b, &viewer_token, FOLLOW, json!({ "u": uid(liker) })).await;
-    ok(&a, &liker_token, "mutation($v: ID!) { likeVideo(videoId: $v) { likeCount } }", json!({ "v": vid(video) })).await;
+    ok(
+        &a,
+        &liker_token,
+        "mutation($v: ID!) { likeVideo(videoId: $v) { likeCount } }",
+        json!({ "v": vid(video) }),
+    )
+    .await;
 
     // Routing: with the replica caught up, b's query runs there, and sees the like.
     caught_up(&primary, &replica).await;
-    assert_eq!(likers(&b, &router, &viewer_token, video).await, (vec!["liker".to_owned()], "replica"));
+    assert_eq!(
+        likers(&b, &router, &viewer_token, video).await,
+        (vec!["liker".to_owned()], "replica")
+    );
 
     // Replay paused: the replica keeps the follow the viewer ends now, through a.
-    replica.execute_unprepared("SELECT pg_wal_replay_pause()").await.expect("pause replay");
+    replica
+        .execute_unprepared("SELECT pg_wal_replay_pause()")
+        .await
+        .expect("pause replay");
     ok(&a, &viewer_token, UNFOLLOW, json!({ "u": uid(liker) })).await;
     let follows = "SELECT count(*) FROM follows";
-    assert_eq!(scalar_i64(&replica, follows).await, Some(1), "the replica is behind");
+    assert_eq!(
+        scalar_i64(&replica, follows).await,
+        Some(1),
+        "the replica is behind"
+    );
     assert_eq!(scalar_i64(&primary, follows).await, Some(0));
     // The very next read through b must not show the liker's FOLLOWERS like.
-    assert_eq!(likers(&b, &router, &viewer_token, video).await, (Vec::new(), "primary"));
+    assert_eq!(
+        likers(&b, &router, &viewer_token, video).await,
+        (Vec::new(), "primary")
+    );
 
     // Followed again (through b); then the liker removes the viewer as a follower (through
     // a): hidden at once again, though the replica has seen neither.
     ok(&b, &viewer_token, FOLLOW, json!({ "u": uid(liker) })).await;
-    assert_eq!(likers(&b, &router, &viewer_token, video).await, (vec!["liker".to_owned()], "primary"));
-    ok(&a, &liker_token, REMOVE_FOLLOWER, json!({ "u": uid(viewer) })).await;
-    assert_eq!(likers(&b, &router, &viewer_token, video).await, (Vec::new(), "primary"));
-    assert_eq!(scalar_i64(&replica, follows).await, Some(1), "the replica is still behind");
+    assert_eq!(
+        likers(&b, &router, &viewer_token, video).await,
+        (vec!["liker".to_owned()], "primary")
+    );
+    ok(
+        &a,
+        &liker_token,
+        REMOVE_FOLLOWER,
+        json!({ "u": uid(viewer) }),
+    )
+    .await;
+    assert_eq!(
+        likers(&b, &router, &viewer_token, video).await,
+        (Vec::new(), "primary")
+    );
+    assert_eq!(
+        scalar_i64(&replica, follows).await,
+        Some(1),
+        "the replica is still behind"
+    );
 
     // Replay resumed: once caught up, reads run on the replica again, and agree.
-    replica.execute_unprepared("SELECT pg_wal_replay_resume()").await.expect("resume replay");
+    replica
+        .execute_unprepared("SELECT pg_wal_replay_resume()")
+        .await
+        .expect("resume replay");
     caught_up(&primary, &replica).await;
     assert_eq!(scalar_i64(&replica, follows).await, Some(0));
-    assert_eq!(likers(&b, &router, &viewer_token, video).await, (Vec::new(), "replica"));
+    assert_eq!(
+        likers(&b, &router, &viewer_token, video).await,
+        (Vec::new(), "replica")
+    );
     let counts = router.read_counts();
-    assert_eq!(counts, ReadCounts { on_replica: 2, on_primary: 3 });
+    assert_eq!(
+        counts,
+        ReadCounts {
+            on_replica: 2,
+            on_primary: 3
+        }
+    );
 
     // What the freshness check costs a read request (printed, not asserted: a shared machine).
     let rounds = 200u32;

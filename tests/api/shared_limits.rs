@@ -45,11 +45,18 @@ impl RedisServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING").query_async::<String>(&mut c).await.is_ok() {
+                if redis::cmd("PING")
+                    .query_async::<String>(&mut c)
+                    .await
+                    .is_ok()
+                {
                     return server;
                 }
             }
-            assert!(Instant::now() < deadline, "redis-server did not answer within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -132,7 +139,9 @@ async fn instance(db: DatabaseConnection, redis: &str) -> (TestApp, Arc<RateLimi
 async fn toggle(app: &TestApp, token: &str, video: Uuid, liked: &mut bool) -> Result<(), u64> {
     let field = if *liked { "unlikeVideo" } else { "likeVideo" };
     let query = format!("mutation($v: ID!) {{ {field}(videoId: $v) {{ likeCount }} }}");
-    let (status, body) = app.gql(Some(token), &query, json!({ "v": vid(video) })).await;
+    let (status, body) = app
+        .gql(Some(token), &query, json!({ "v": vid(video) }))
+        .await;
     assert_eq!(status, 200, "{body}");
     match body.get("errors") {
         None => {
@@ -163,7 +172,10 @@ async fn until_shared_again(limiter: &RateLimiter) {
     let shared = limiter.shared().expect("limits kept in Redis");
     let deadline = Instant::now() + Duration::from_secs(15);
     while !shared.ping().await {
-        assert!(Instant::now() < deadline, "no answer from the restarted Redis within 15 s");
+        assert!(
+            Instant::now() < deadline,
+            "no answer from the restarted Redis within 15 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -195,13 +207,21 @@ async fn two_instances_share_each_quota_through_redis_and_fall_back_while_it_is_
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let video = video_uuid(body["data"]["createVideo"]["id"].as_str().expect("video id"));
+    let video = video_uuid(
+        body["data"]["createVideo"]["id"]
+            .as_str()
+            .expect("video id"),
+    );
     let mut liked = false;
 
     // Shared: BURST calls across both instances, then each refuses for about an hour.
     for i in 0..BURST {
         let via = if i % 2 == 0 { &a } else { &b };
-        assert_eq!(toggle(via, &token, video, &mut liked).await, Ok(()), "call {i}");
+        assert_eq!(
+            toggle(via, &token, video, &mut liked).await,
+            Ok(()),
+            "call {i}"
+        );
     }
     refused_for_about_an_hour(toggle(&b, &token, video, &mut liked).await);
     refused_for_about_an_hour(toggle(&a, &token, video, &mut liked).await);
@@ -222,7 +242,11 @@ async fn two_instances_share_each_quota_through_redis_and_fall_back_while_it_is_
             assert_eq!(answer, Ok(()), "instance {name}, call {i}, Redis stopped");
         }
         refused_for_about_an_hour(toggle(via, &token, video, &mut liked).await);
-        assert_eq!(ready(via).await, 200, "/readyz of {name} with Redis stopped");
+        assert_eq!(
+            ready(via).await,
+            200,
+            "/readyz of {name} with Redis stopped"
+        );
     }
 
     // Redis back (empty: no persistence): shared again. Instance a's own bucket is empty,
