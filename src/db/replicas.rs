@@ -16,12 +16,14 @@
 use std::{
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
-        Arc, Mutex,
+        Arc,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+use crate::backoff::{LogEvery, Pause};
 
 /// The longest a read waits for a replica to tell its replay position before it runs on
 /// the primary instead.
@@ -56,9 +58,9 @@ struct Replica {
     name: String,
     /// The highest replay position seen.
     replayed: AtomicU64,
-    /// While `Instant::now() < paused_until`, the replica is not used.
-    paused_until: Mutex<Option<Instant>>,
-    last_logged: Mutex<Option<Instant>>,
+    /// While on, the replica is not used.
+    pause: Pause,
+    log: LogEvery,
 }
 
 /// The primary, as schema data: the few query fields that write (the analytics window
@@ -89,8 +91,8 @@ impl Replicas {
                 db,
                 name: display_name(&url),
                 replayed: AtomicU64::new(0),
-                paused_until: Mutex::new(None),
-                last_logged: Mutex::new(None),
+                pause: Pause::default(),
+                log: LogEvery::new(LOG_EVERY),
             })
             .collect();
         Replicas {
@@ -153,7 +155,7 @@ impl Replicas {
         let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..replicas.len() {
             let replica = &replicas[(start + i) % replicas.len()];
-            if replica.is_paused() {
+            if replica.pause.is_on() {
                 continue;
             }
             if replica.replayed.load(Ordering::Relaxed) >= target {
@@ -181,24 +183,10 @@ impl Replicas {
 }
 
 impl Replica {
-    fn is_paused(&self) -> bool {
-        self.paused_until
-            .lock()
-            .ok()
-            .and_then(|until| *until)
-            .is_some_and(|until| Instant::now() < until)
-    }
-
     /// Leaves the replica alone for [`PAUSE`]; logs at most every [`LOG_EVERY`].
     fn trouble(&self, what: &str) {
-        if let Ok(mut until) = self.paused_until.lock() {
-            *until = Some(Instant::now() + PAUSE);
-        }
-        let Ok(mut last) = self.last_logged.lock() else {
-            return;
-        };
-        if last.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
-            *last = Some(Instant::now());
+        self.pause.start(PAUSE);
+        if self.log.due() {
             tracing::warn!(
                 replica = %self.name,
                 "read replica {what}: reads run on the primary meanwhile"

@@ -11,14 +11,13 @@
 //! is logged once when it starts, then at most every [`LOG_EVERY`] with the number of checks
 //! that fell back, and once more when Redis answers again.
 use std::{
-    sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
-        Mutex,
-    },
-    time::{Duration, Instant},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    time::Duration,
 };
 
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, Script};
+
+use crate::backoff::{LogEvery, Pause};
 
 /// The longest a check waits for Redis before it falls back to the in-process limiter.
 pub const TIMEOUT: Duration = Duration::from_millis(50);
@@ -60,12 +59,11 @@ pub enum Verdict {
 pub struct SharedBuckets {
     redis: ConnectionManager,
     script: Script,
-    started: Instant,
-    /// While `now < paused_until` (ms since `started`), Redis is not asked.
-    paused_until: AtomicU64,
+    /// While on, Redis is not asked.
+    pause: Pause,
     falling_back: AtomicBool,
     fallbacks: AtomicU64,
-    last_logged: Mutex<Option<Instant>>,
+    log: LogEvery,
 }
 
 impl SharedBuckets {
@@ -85,11 +83,10 @@ impl SharedBuckets {
         Ok(SharedBuckets {
             redis,
             script: Script::new(GCRA),
-            started: Instant::now(),
-            paused_until: AtomicU64::new(0),
+            pause: Pause::default(),
             falling_back: AtomicBool::new(false),
             fallbacks: AtomicU64::new(0),
-            last_logged: Mutex::new(None),
+            log: LogEvery::new(LOG_EVERY),
         })
     }
 
@@ -102,7 +99,7 @@ impl SharedBuckets {
         interval: Duration,
         burst: u32,
     ) -> Option<Verdict> {
-        if self.elapsed_ms() < self.paused_until.load(Ordering::Relaxed) {
+        if self.pause.is_on() {
             self.fell_back("Redis failed a check less than a second ago");
             return None;
         }
@@ -145,12 +142,8 @@ impl SharedBuckets {
         up
     }
 
-    fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
     fn answered(&self) {
-        self.paused_until.store(0, Ordering::Relaxed);
+        self.pause.end();
         if self.falling_back.swap(false, Ordering::Relaxed) {
             let fell_back = self.fallbacks.swap(0, Ordering::Relaxed);
             tracing::info!(
@@ -161,9 +154,7 @@ impl SharedBuckets {
     }
 
     fn failed(&self, why: &str) {
-        let pause = u64::try_from(PAUSE.as_millis()).unwrap_or(1_000);
-        self.paused_until
-            .store(self.elapsed_ms().saturating_add(pause), Ordering::Relaxed);
+        self.pause.start(PAUSE);
         self.fell_back(why);
     }
 
@@ -173,12 +164,8 @@ impl SharedBuckets {
         metrics::counter!("tally_rate_limit_fallbacks_total").increment(1);
         let count = self.fallbacks.fetch_add(1, Ordering::Relaxed) + 1;
         let first = !self.falling_back.swap(true, Ordering::Relaxed);
-        let Ok(mut last) = self.last_logged.lock() else {
-            return;
-        };
-        let due = last.is_none_or(|at| at.elapsed() >= LOG_EVERY);
-        if first || due {
-            *last = Some(Instant::now());
+        // `due` first: the first line of an outage also restarts the interval.
+        if self.log.due() || first {
             tracing::warn!(
                 reason = why,
                 fell_back = count,

@@ -21,7 +21,7 @@ use tally::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{secrets, uid, vid, video_uuid, TestApp};
+use crate::helpers::{secrets, spare_port, uid, vid, video_uuid, TestApp};
 
 /// The newest PostgreSQL server binaries (`TALLY_TEST_PGBIN` overrides).
 fn pg_bin() -> PathBuf {
@@ -30,7 +30,7 @@ fn pg_bin() -> PathBuf {
     }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|d| {
-            d.filter_map(|e| e.ok())
+            d.filter_map(Result::ok)
                 .map(|e| e.path().join("bin"))
                 .collect()
         })
@@ -72,13 +72,6 @@ fn pg(bin: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a spare port")
-        .port()
 }
 
 /// A primary and one streaming replica in a temp dir; both stopped and removed on drop.
@@ -182,8 +175,12 @@ impl Cluster {
         );
     }
 
-    fn url(&self, port: u16, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{port}/{db}")
+    fn primary_url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.primary_port)
+    }
+
+    fn replica_url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.replica_port)
     }
 }
 
@@ -272,14 +269,7 @@ fn instance(
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let app = Application::start(settings, listener).expect("build");
     let router = app.replicas().clone();
-    let test_app = TestApp {
-        base: format!("http://127.0.0.1:{}", app.port()),
-        db: primary.clone(),
-        http: reqwest::Client::new(),
-        sketches: app.sketches().clone(),
-    };
-    tokio::spawn(app.run());
-    (test_app, router)
+    (TestApp::start(app, primary.clone()), router)
 }
 
 const LIKERS: &str = "query($v: ID!) { video(id: $v) { likeCount visibleLikers { totalCount hiddenCount edges { node { handle } } } } }";
@@ -341,23 +331,22 @@ async fn queries_run_on_a_fresh_replica_and_a_lagging_one_never_shows_a_removed_
         return;
     }
     let cluster = Cluster::start();
-    let admin = connect_when_there(&cluster.url(cluster.primary_port, "postgres")).await;
+    let admin = connect_when_there(&cluster.primary_url("postgres")).await;
     admin
         .execute_unprepared("CREATE DATABASE tally")
         .await
         .expect("create database");
-    let primary = connect_when_there(&cluster.url(cluster.primary_port, "tally")).await;
+    let primary = connect_when_there(&cluster.primary_url("tally")).await;
     Migrator::up(&primary, None).await.expect("migrate");
-    let replica_url = cluster.url(cluster.replica_port, "tally");
+    let replica_url = cluster.replica_url("tally");
     // The test's own superuser connection to the replica: pauses and resumes its replay.
     let replica = connect_when_there(&replica_url).await;
     caught_up(&primary, &replica).await;
 
     // A replica URL that is the primary is refused at start-up.
-    let not_a_standby = connect_all(&primary, &[cluster.url(cluster.primary_port, "tally")], 2)
-        .await
-        .err()
-        .expect("the primary is no replica");
+    let Err(not_a_standby) = connect_all(&primary, &[cluster.primary_url("tally")], 2).await else {
+        panic!("the primary was taken for a replica");
+    };
     assert!(
         not_a_standby.to_string().contains("not a standby"),
         "{not_a_standby}"
@@ -367,7 +356,7 @@ async fn queries_run_on_a_fresh_replica_and_a_lagging_one_never_shows_a_removed_
     let (a, _) = instance(&primary, Vec::new());
     let (b, router) = instance(
         &primary,
-        connect_all(&primary, &[replica_url.clone()], 4)
+        connect_all(&primary, std::slice::from_ref(&replica_url), 4)
             .await
             .expect("replica"),
     );

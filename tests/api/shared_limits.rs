@@ -11,7 +11,7 @@ use std::{
 };
 
 use sea_orm::DatabaseConnection;
-use serde_json::{json, Value};
+use serde_json::json;
 use tally::{
     config::{Rate, RateLimits},
     ratelimit::RateLimiter,
@@ -19,7 +19,7 @@ use tally::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{fresh_db, secrets, vid, video_uuid, TestApp};
+use crate::helpers::{fresh_db, secrets, spare_port, vid, video_uuid, TestApp};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const BURST: u32 = 5;
@@ -103,13 +103,6 @@ fn redis_installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a spare port")
-        .port()
-}
-
 /// An instance on `db` whose likes bucket (`BURST` at once, then one an hour) lives in the
 /// Redis at `redis`, with its rate limiter.
 async fn instance(db: DatabaseConnection, redis: &str) -> (TestApp, Arc<RateLimiter>) {
@@ -123,14 +116,7 @@ async fn instance(db: DatabaseConnection, redis: &str) -> (TestApp, Arc<RateLimi
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let app = Application::start(settings, listener).expect("build");
     let limiter = app.rate_limiter().clone();
-    let test_app = TestApp {
-        base: format!("http://127.0.0.1:{}", app.port()),
-        db,
-        http: reqwest::Client::new(),
-        sketches: app.sketches().clone(),
-    };
-    tokio::spawn(app.run());
-    (test_app, limiter)
+    (TestApp::start(app, db), limiter)
 }
 
 /// Likes the video if the account does not like it yet, else unlikes it (both spend the
@@ -262,5 +248,4 @@ async fn two_instances_share_each_quota_through_redis_and_fall_back_while_it_is_
     refused_for_about_an_hour(toggle(&a, &token, video, &mut liked).await);
     refused_for_about_an_hour(toggle(&b, &token, video, &mut liked).await);
     assert!(redis.pttl(&format!("tally:rl:likes:account:{fan}")).await > 0);
-    let _: Value = json!(null);
 }
