@@ -361,7 +361,7 @@ async fn queries_run_on_a_fresh_replica_and_a_lagging_one_never_shows_a_removed_
             .expect("replica"),
     );
 
-    let (viewer, viewer_token) = a.sign_up("viewer", "").await;
+    let (viewer, viewer_token) = a.sign_up("viewer", ", accountType: CREATOR").await;
     let (liker, liker_token) = a.sign_up("liker", ", likesVisibility: FOLLOWERS").await;
     let body = ok(
         &a,
@@ -455,6 +455,23 @@ async fn queries_run_on_a_fresh_replica_and_a_lagging_one_never_shows_a_removed_
         }
     );
 
+    // A query whose fields write (creatorAnalytics keeps the window parts it computes)
+    // runs on the replica and writes, and reads its own writes, on the primary.
+    let before = router.read_counts();
+    let body = ok(
+        &b,
+        &viewer_token,
+        "{ creatorAnalytics { totals { views likes } daily { day likes } audience { viewers { available } likers { available } followers { available } } } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        body["data"]["creatorAnalytics"]["totals"]["views"].is_i64(),
+        "{body}"
+    );
+    assert_eq!(router.read_counts().on_replica, before.on_replica + 1);
+    caught_up(&primary, &replica).await;
+
     // What the freshness check costs a read request (printed, not asserted: a shared machine).
     let rounds = 200u32;
     let started = Instant::now();
@@ -466,4 +483,58 @@ async fn queries_run_on_a_fresh_replica_and_a_lagging_one_never_shows_a_removed_
     // Nothing writes meanwhile, so (but for a stray WAL record of the server's own) the
     // replica serves them.
     assert!(router.read_counts().on_replica >= 2 + u64::from(rounds) / 2);
+}
+
+#[test]
+fn read_replica_urls_repeat_as_flags_and_are_comma_separated_in_the_environment() {
+    use clap::{CommandFactory, Parser};
+    use tally::config::Cli;
+    let none = Cli::try_parse_from(["tally"]).expect("parse").config;
+    assert!(none.read_database_urls.is_empty());
+    let cli = Cli::try_parse_from([
+        "tally",
+        "--read-database-url",
+        "postgres://r1/tally",
+        "--read-database-url",
+        "postgres://r2/tally,postgres://r3/tally",
+    ])
+    .expect("parse");
+    assert_eq!(
+        cli.config.read_database_urls,
+        [
+            "postgres://r1/tally",
+            "postgres://r2/tally",
+            "postgres://r3/tally"
+        ]
+    );
+    let command = Cli::command();
+    let arg = command
+        .get_arguments()
+        .find(|a| a.get_id() == "read_database_urls")
+        .expect("the flag");
+    assert_eq!(
+        arg.get_env().and_then(|e| e.to_str()),
+        Some("TALLY_READ_DATABASE_URLS")
+    );
+    assert_eq!(arg.get_value_delimiter(), Some(','));
+}
+
+#[tokio::test]
+async fn read_replicas_beside_sqlite_or_of_another_kind_stop_start_up() {
+    let sqlite = tally::db::connect("sqlite::memory:", 1)
+        .await
+        .expect("SQLite");
+    let Err(e) = connect_all(&sqlite, &["postgres://replica/tally".to_owned()], 1).await else {
+        panic!("a replica beside SQLite was accepted");
+    };
+    assert!(e.to_string().contains("need PostgreSQL"), "{e}");
+    let Err(e) = connect_all(&sqlite, &["mysql://replica/tally".to_owned()], 1).await else {
+        panic!("a MySQL replica was accepted");
+    };
+    assert!(e.to_string().contains("need PostgreSQL"), "{e}");
+    // None configured (or only blanks, as an empty TALLY_READ_DATABASE_URLS gives): none.
+    let none = connect_all(&sqlite, &[String::new(), " ".to_owned()], 1)
+        .await
+        .expect("no replicas");
+    assert!(none.is_empty());
 }

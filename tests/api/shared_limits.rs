@@ -249,3 +249,32 @@ async fn two_instances_share_each_quota_through_redis_and_fall_back_while_it_is_
     refused_for_about_an_hour(toggle(&b, &token, video, &mut liked).await);
     assert!(redis.pttl(&format!("tally:rl:likes:account:{fan}")).await > 0);
 }
+
+#[tokio::test]
+async fn a_redis_url_that_is_not_one_stops_start_up_and_the_flag_reads_its_variable() {
+    use clap::{CommandFactory, Parser};
+    use tally::config::Cli;
+    let mut settings = Settings::new(fresh_db().await, secrets());
+    settings.redis_url = Some("http://127.0.0.1:6379".to_owned());
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let Err(e) = Application::start(settings, listener) else {
+        panic!("an HTTP URL was taken for Redis");
+    };
+    assert!(e.to_string().contains("TALLY_REDIS_URL"), "{e}");
+
+    let cli =
+        Cli::try_parse_from(["tally", "--redis-url", "redis://10.0.0.5:6379"]).expect("parse");
+    assert_eq!(
+        cli.config.redis_url.as_deref(),
+        Some("redis://10.0.0.5:6379")
+    );
+    let command = Cli::command();
+    let arg = command
+        .get_arguments()
+        .find(|a| a.get_id() == "redis_url")
+        .expect("the flag");
+    assert_eq!(
+        arg.get_env().and_then(|e| e.to_str()),
+        Some("TALLY_REDIS_URL")
+    );
+}
