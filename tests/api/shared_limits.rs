@@ -36,6 +36,8 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            // `DEBUG SLEEP` makes it slow on purpose.
+            .args(["--enable-debug-command", "local"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -219,11 +221,41 @@ async fn two_instances_share_each_quota_through_redis_and_fall_back_while_it_is_
         "PTTL {ttl} ms, expected about {full_again} ms"
     );
 
-    // Redis stopped: each instance limits on its own (a full burst each), no other error,
-    // and both stay ready.
+    // Redis slow (busy for a second): the check does not wait for it past 50 ms but takes
+    // instance b's own bucket, which is full.
+    let client = redis::Client::open(redis.url()).expect("redis URL");
+    let mut busy = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to the test redis-server");
+    let sleeping = tokio::spawn(async move {
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(1)
+            .query_async::<()>(&mut busy)
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    assert_eq!(
+        toggle(&b, &token, video, &mut liked).await,
+        Ok(()),
+        "Redis slow"
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(600),
+        "a check waited {took:?} for a busy Redis"
+    );
+    // The busy connection's own client gives up on the answer after its response timeout;
+    // what matters is that the server slept.
+    sleeping.await.expect("join").ok();
+
+    // Redis stopped: each instance limits on its own (a full burst each, less the one b
+    // took while Redis was slow), no other error, and both stay ready.
     let port = redis.stop();
-    for (name, via) in [("a", &a), ("b", &b)] {
-        for i in 0..BURST {
+    for (name, via, own) in [("a", &a, BURST), ("b", &b, BURST - 1)] {
+        for i in 0..own {
             let answer = toggle(via, &token, video, &mut liked).await;
             assert_eq!(answer, Ok(()), "instance {name}, call {i}, Redis stopped");
         }
