@@ -74,7 +74,7 @@ unix_socket_directories = '$WORK'
 EOF
 $AS_PG "$PGBIN/pg_ctl" -D "$WORK/primary" -l "$WORK/primary.log" -w start >/dev/null
 createdb -h 127.0.0.1 -p "$PG_PRIMARY" -U postgres tally
-$AS_PG "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY" -U postgres -D "$WORK/replica" -R -X stream --no-sync
+$AS_PG "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY" -U postgres -D "$WORK/replica" -R -X stream -c fast --no-sync
 echo "port = $PG_REPLICA" >>"$WORK/replica/postgresql.conf"
 $AS_PG "$PGBIN/pg_ctl" -D "$WORK/replica" -l "$WORK/replica.log" -w start >/dev/null
 in_recovery=$(psql -h 127.0.0.1 -p "$PG_REPLICA" -U postgres -Atc 'SELECT pg_is_in_recovery()')
@@ -170,10 +170,11 @@ done
 [ "$(replica_reads)" != "$before" ] || fail "B never read from the replica again after replay resumed"
 echo "replay resumed: B reads from the replica again (tally_db_reads_total{on=\"replica\"} $before -> $(replica_reads))"
 
-echo "== check 4: /metrics answers on both"
+echo "== check 4: /metrics answers on both (after a query through each)"
 for port in "$PORT_A" "$PORT_B"; do
-  lines=$(curl -sf "http://127.0.0.1:$port/metrics" | grep -c '^tally_' || true)
-  [ "$lines" -gt 0 ] || fail "/metrics on $port has no tally_ series"
-  echo "/metrics on $port: $lines tally_ samples"
+  ok "http://127.0.0.1:$port/graphql" "" 'query($v: ID!) { video(id: $v) { likeCount } }' "{\"v\":\"$VIDEO\"}" '.data.video.likeCount' >/dev/null
+  metrics=$(curl -sf "http://127.0.0.1:$port/metrics") || fail "/metrics on $port did not answer 200"
+  grep -q '^tally_db_reads_total{' <<<"$metrics" || fail "/metrics on $port does not count the read: $metrics"
+  echo "/metrics on $port: $(grep -c '^tally_' <<<"$metrics") tally_ samples"
 done
 echo "== deploy checks: all 4 passed"
