@@ -77,11 +77,6 @@ pub struct ReadCounts {
 }
 
 impl Replicas {
-    /// Every read on `primary`.
-    pub fn none(primary: DatabaseConnection) -> Self {
-        Self::new(primary, Vec::new())
-    }
-
     /// Reads on `replicas` (pools already connected to streaming standbys of `primary`,
     /// each with its URL), round robin, whenever fresh enough.
     pub fn new(primary: DatabaseConnection, replicas: Vec<(String, DatabaseConnection)>) -> Self {
@@ -94,7 +89,14 @@ impl Replicas {
                 pause: Pause::default(),
                 log: LogEvery::new(LOG_EVERY),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        if !replicas.is_empty() {
+            let names: Vec<&str> = replicas.iter().map(|r| r.name.as_str()).collect();
+            tracing::info!(
+                ?names,
+                "queries run on these read replicas whenever they are fresh"
+            );
+        }
         Replicas {
             primary,
             inner: Arc::new(Inner {
@@ -104,11 +106,6 @@ impl Replicas {
                 on_primary: AtomicU64::new(0),
             }),
         }
-    }
-
-    /// The primary: every write, and every read when there is no fresh replica.
-    pub fn primary(&self) -> &DatabaseConnection {
-        &self.primary
     }
 
     /// Whether any replica is configured.
