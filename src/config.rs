@@ -87,6 +87,21 @@ pub struct Config {
     /// Connections in the database pool.
     #[arg(long, env = "TALLY_DB_POOL", default_value_t = 16, global = true)]
     pub db_pool: u32,
+    /// PostgreSQL read replicas (streaming standbys of `--database-url`): queries run on one
+    /// of them (round robin) when it has replayed every write committed before the query
+    /// started, else on the primary. Repeat the flag, or comma-separate in the environment.
+    #[arg(
+        long = "read-database-url",
+        env = "TALLY_READ_DATABASE_URLS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        global = true
+    )]
+    pub read_database_urls: Vec<String>,
+    /// Redis holding the rate-limit buckets, shared by every instance (`redis://HOST:PORT`).
+    /// Unset: each instance limits on its own.
+    #[arg(long, env = "TALLY_REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
     /// JWKS file with the public keys of an identity provider whose RS256/ES256/EdDSA tokens
     /// are accepted besides the service's own (key chosen by the token's `kid`).
     #[arg(long, env = "TALLY_JWKS_FILE", global = true)]

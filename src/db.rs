@@ -12,6 +12,8 @@ use sea_orm::{
 
 use crate::error::{AppError, AppResult};
 
+pub mod replicas;
+
 /// Opens the pool; on SQLite, switches the file to WAL so readers never wait for a writer.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_owned());

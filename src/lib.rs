@@ -1,6 +1,7 @@
 //! Tally: a GraphQL backend where the number of likes is public and who liked is shown
 //! only where the liker allowed it.
 pub mod auth;
+pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod cors;

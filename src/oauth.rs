@@ -218,7 +218,7 @@ async fn grant(
         return Err(OAuthError::invalid_client("unknown client or wrong secret"));
     };
     if let Err(AppError::RateLimited { retry_after_secs }) =
-        endpoint.rate_limiter.check_oauth(client)
+        endpoint.rate_limiter.check_oauth(client).await
     {
         return Err(OAuthError {
             retry_after: Some(retry_after_secs),

@@ -25,11 +25,15 @@
 //! request. A schema executed without one (in-process, as the tests' harness does) is not
 //! limited.
 //!
-//! The limiters live in the process: with several instances, each allows its own quota (see
-//! the README for sharing them through Redis). [`RateLimiter::sweep`] forgets keys whose
+//! The limiters live in the process unless `TALLY_REDIS_URL` names a Redis: then every
+//! instance spends from the same buckets there ([`SharedBuckets`]), and falls back to its
+//! own limiters only while Redis does not answer. [`RateLimiter::sweep`] forgets keys whose
 //! bucket is full again, so memory follows the number of recently active callers;
 //! [`Application::run`](crate::startup::Application::run) sweeps every [`SWEEP_INTERVAL`].
+mod shared;
+
 use std::{
+    fmt,
     hash::Hash,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     num::NonZeroU32,
@@ -52,6 +56,8 @@ use crate::{
 /// How often the keys of full buckets are dropped.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
+pub use shared::SharedBuckets;
+
 /// The governor quota of `rate` with a burst of `burst` (at least 1), or `None` when off.
 fn quota(rate: Rate, burst: u32) -> Option<Quota> {
     if rate.is_off() {
@@ -60,6 +66,24 @@ fn quota(rate: Rate, burst: u32) -> Option<Quota> {
     let interval = (rate.per / rate.count).max(Duration::from_nanos(1));
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(interval).map(|q| q.allow_burst(burst))
+}
+
+/// One bucket: its name (in logs and Redis keys), its quota and its in-process limiter.
+struct Bucket<K: Hash + Eq + Clone> {
+    name: &'static str,
+    quota: Quota,
+    local: Keyed<K>,
+}
+
+impl<K: Hash + Eq + Clone> Bucket<K> {
+    /// The bucket `name` with `rate` and `burst`, or `None` when the rate is off.
+    fn new(name: &'static str, rate: Rate, burst: u32) -> Option<Self> {
+        quota(rate, burst).map(|quota| Bucket {
+            name,
+            quota,
+            local: DefaultKeyedRateLimiter::keyed(quota),
+        })
+    }
 }
 
 /// What a mutation is about to spend.
@@ -85,34 +109,61 @@ enum Key {
     Client(IpAddr),
 }
 
+/// The principal's part of a shared bucket's Redis key.
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Account(id) => write!(f, "account:{id}"),
+            Key::Client(ip) => write!(f, "ip:{ip}"),
+        }
+    }
+}
+
 type Keyed<K> = DefaultKeyedRateLimiter<K>;
 
-/// The limiters of one instance.
+/// The limiters of one instance, and the shared buckets when there is a Redis.
 pub struct RateLimiter {
-    likes: Option<Keyed<Key>>,
-    follows: Option<Keyed<Key>>,
-    views: Option<Keyed<Key>>,
-    auth: Option<Keyed<Key>>,
-    login_handle: Option<Keyed<String>>,
-    oauth: Option<Keyed<Uuid>>,
+    likes: Option<Bucket<Key>>,
+    follows: Option<Bucket<Key>>,
+    views: Option<Bucket<Key>>,
+    auth: Option<Bucket<Key>>,
+    login_handle: Option<Bucket<String>>,
+    oauth: Option<Bucket<Uuid>>,
     trusted_proxies: usize,
+    shared: Option<SharedBuckets>,
 }
 
 impl RateLimiter {
     /// The limiters `limits` ask for (a bucket whose rate is `0` is not built).
     pub fn new(limits: &RateLimits) -> Self {
-        let keyed = |rate: Rate, burst| quota(rate, burst).map(DefaultKeyedRateLimiter::keyed);
         RateLimiter {
-            likes: keyed(limits.rate_likes, limits.rate_likes_burst),
-            follows: keyed(limits.rate_follows, limits.rate_follows_burst),
-            views: keyed(limits.rate_views, limits.rate_views_burst),
-            auth: keyed(limits.rate_auth, limits.rate_auth_burst),
-            login_handle: quota(limits.rate_login_handle, limits.rate_login_handle_burst)
-                .map(DefaultKeyedRateLimiter::keyed),
-            oauth: quota(limits.rate_oauth, limits.rate_oauth_burst)
-                .map(DefaultKeyedRateLimiter::keyed),
+            likes: Bucket::new("likes", limits.rate_likes, limits.rate_likes_burst),
+            follows: Bucket::new("follows", limits.rate_follows, limits.rate_follows_burst),
+            views: Bucket::new("views", limits.rate_views, limits.rate_views_burst),
+            auth: Bucket::new("auth", limits.rate_auth, limits.rate_auth_burst),
+            login_handle: Bucket::new(
+                "login-handle",
+                limits.rate_login_handle,
+                limits.rate_login_handle_burst,
+            ),
+            oauth: Bucket::new("oauth", limits.rate_oauth, limits.rate_oauth_burst),
             trusted_proxies: limits.trusted_proxies,
+            shared: None,
         }
+    }
+
+    /// These limits with their buckets in Redis, shared with every instance using it; the
+    /// in-process limiters answer only while Redis does not.
+    pub fn with_shared(self, shared: SharedBuckets) -> Self {
+        RateLimiter {
+            shared: Some(shared),
+            ..self
+        }
+    }
+
+    /// The shared buckets, if the limits are kept in Redis.
+    pub fn shared(&self) -> Option<&SharedBuckets> {
+        self.shared.as_ref()
     }
 
     /// The caller of an HTTP request: this limiter and the request's client address.
@@ -135,10 +186,10 @@ impl RateLimiter {
     /// Forgets the keys whose bucket is full again (indistinguishable from a new key) and
     /// gives the memory back.
     pub fn sweep(&self) {
-        fn one<K: Hash + Eq + Clone>(l: &Option<Keyed<K>>) {
+        fn one<K: Hash + Eq + Clone>(l: &Option<Bucket<K>>) {
             if let Some(l) = l {
-                l.retain_recent();
-                l.shrink_to_fit();
+                l.local.retain_recent();
+                l.local.shrink_to_fit();
             }
         }
         one(&self.likes);
@@ -151,8 +202,8 @@ impl RateLimiter {
 
     /// Keys currently held over all buckets.
     pub fn tracked_keys(&self) -> usize {
-        fn len<K: Hash + Eq + Clone>(l: &Option<Keyed<K>>) -> usize {
-            l.as_ref().map_or(0, governor::RateLimiter::len)
+        fn len<K: Hash + Eq + Clone>(l: &Option<Bucket<K>>) -> usize {
+            l.as_ref().map_or(0, |l| l.local.len())
         }
         len(&self.likes)
             + len(&self.follows)
@@ -164,8 +215,8 @@ impl RateLimiter {
 
     /// Spends one cell of the oauth bucket of `client` (a token request authenticating it);
     /// `RATE_LIMITED` with the wait when it is empty. Called before the secret is checked.
-    pub fn check_oauth(&self, client: Uuid) -> AppResult<()> {
-        take("oauth", &self.oauth, &client)
+    pub async fn check_oauth(&self, client: Uuid) -> AppResult<()> {
+        self.take(&self.oauth, &client).await
     }
 
     /// Sweeps every `every`, forever (spawned beside the server).
@@ -179,45 +230,61 @@ impl RateLimiter {
         }
     }
 
-    fn check(&self, viewer: Viewer, ip: IpAddr, limit: Limit<'_>) -> AppResult<()> {
+    async fn check(&self, viewer: Viewer, ip: IpAddr, limit: Limit<'_>) -> AppResult<()> {
         let principal = match viewer.id() {
             Some(id) => Key::Account(id),
             None => Key::Client(ip),
         };
         match limit {
-            Limit::Likes => take("likes", &self.likes, &principal),
-            Limit::Follows => take("follows", &self.follows, &principal),
-            Limit::Views => take("views", &self.views, &principal),
-            Limit::Auth => take("auth", &self.auth, &Key::Client(ip)),
+            Limit::Likes => self.take(&self.likes, &principal).await,
+            Limit::Follows => self.take(&self.follows, &principal).await,
+            Limit::Views => self.take(&self.views, &principal).await,
+            Limit::Auth => self.take(&self.auth, &Key::Client(ip)).await,
             Limit::LogIn { handle } => {
-                take("auth", &self.auth, &Key::Client(ip))?;
+                self.take(&self.auth, &Key::Client(ip)).await?;
                 // A handle that is not well-formed names no account: nothing to guess.
                 match normalize_handle("input.handle", handle) {
-                    Ok(handle) => take("login-handle", &self.login_handle, &handle),
+                    Ok(handle) => self.take(&self.login_handle, &handle).await,
                     Err(_) => Ok(()),
                 }
             }
         }
     }
-}
 
-/// Spends one cell of `key`'s bucket, or says how long to wait for one.
-fn take<K: Hash + Eq + Clone>(
-    bucket: &'static str,
-    limiter: &Option<Keyed<K>>,
-    key: &K,
-) -> AppResult<()> {
-    let Some(limiter) = limiter else {
-        return Ok(());
-    };
-    limiter.check_key(key).map_err(|not_until| {
-        let wait = not_until.wait_time_from(limiter.clock().now());
-        tracing::debug!(bucket, ?wait, "rate limited");
-        crate::observability::metrics::rate_limited(bucket);
-        AppError::RateLimited {
+    /// Spends one cell of `key`'s bucket, or says how long to wait for one: in Redis when
+    /// the buckets are shared and Redis answers, else in-process.
+    async fn take<K: Hash + Eq + Clone + fmt::Display>(
+        &self,
+        bucket: &Option<Bucket<K>>,
+        key: &K,
+    ) -> AppResult<()> {
+        let Some(bucket) = bucket else {
+            return Ok(());
+        };
+        let shared = match &self.shared {
+            Some(shared) => {
+                let interval = bucket.quota.replenish_interval();
+                let burst = bucket.quota.burst_size().get();
+                shared
+                    .take(bucket.name, &key.to_string(), interval, burst)
+                    .await
+            }
+            None => None,
+        };
+        let wait = match shared {
+            Some(shared::Verdict::Allowed) => return Ok(()),
+            Some(shared::Verdict::Refused(wait)) => wait,
+            None => match bucket.local.check_key(key) {
+                Ok(()) => return Ok(()),
+                Err(not_until) => not_until.wait_time_from(bucket.local.clock().now()),
+            },
+        };
+        tracing::debug!(bucket = bucket.name, ?wait, "rate limited");
+        crate::observability::metrics::rate_limited(bucket.name);
+        Err(AppError::RateLimited {
             retry_after_secs: whole_seconds_up(wait),
-        }
-    })
+        })
+    }
 }
 
 /// `d` in whole seconds, rounded up, at least 1.
@@ -241,7 +308,7 @@ impl Caller {
 
 /// Spends one cell of `limit` for the request's principal; `RATE_LIMITED` with `retryAfter`
 /// when its bucket is empty. The one call every limited mutation makes, before anything else.
-pub fn check(ctx: &Context<'_>, limit: Limit<'_>) -> AppResult<()> {
+pub async fn check(ctx: &Context<'_>, limit: Limit<'_>) -> AppResult<()> {
     let Some(caller) = ctx.data_opt::<Caller>() else {
         return Ok(());
     };
@@ -249,7 +316,7 @@ pub fn check(ctx: &Context<'_>, limit: Limit<'_>) -> AppResult<()> {
         .data_opt::<Viewer>()
         .copied()
         .unwrap_or(Viewer::ANONYMOUS);
-    caller.limiter.check(viewer, caller.ip, limit)
+    caller.limiter.check(viewer, caller.ip, limit).await
 }
 
 /// The client address: the TCP peer, or with `trusted_proxies` > 0 the `X-Forwarded-For`
@@ -383,14 +450,14 @@ mod tests {
         })
     }
 
-    #[test]
-    fn buckets_are_per_principal_and_anonymous_callers_per_address() {
+    #[tokio::test]
+    async fn buckets_are_per_principal_and_anonymous_callers_per_address() {
         let l = limiter(Rate::per(1, Duration::from_secs(3600)), 2);
         let (a, b) = (Viewer(Some(Uuid::now_v7())), Viewer(Some(Uuid::now_v7())));
         let here = ip("192.0.2.1");
-        assert!(l.check(a, here, Limit::Likes).is_ok());
-        assert!(l.check(a, ip("192.0.2.2"), Limit::Likes).is_ok());
-        match l.check(a, ip("192.0.2.3"), Limit::Likes) {
+        assert!(l.check(a, here, Limit::Likes).await.is_ok());
+        assert!(l.check(a, ip("192.0.2.2"), Limit::Likes).await.is_ok());
+        match l.check(a, ip("192.0.2.3"), Limit::Likes).await {
             Err(AppError::RateLimited { retry_after_secs }) => {
                 assert!(
                     (3590..=3600).contains(&retry_after_secs),
@@ -399,21 +466,24 @@ mod tests {
             }
             other => panic!("expected RATE_LIMITED, got {other:?}"),
         }
-        assert!(l.check(b, here, Limit::Likes).is_ok());
-        assert!(l.check(Viewer::ANONYMOUS, here, Limit::Likes).is_ok());
+        assert!(l.check(b, here, Limit::Likes).await.is_ok());
+        assert!(l.check(Viewer::ANONYMOUS, here, Limit::Likes).await.is_ok());
         // Other buckets are off here.
         for _ in 0..100 {
-            assert!(l.check(a, here, Limit::Follows).is_ok());
-            assert!(l.check(a, here, Limit::LogIn { handle: "ana" }).is_ok());
+            assert!(l.check(a, here, Limit::Follows).await.is_ok());
+            assert!(l
+                .check(a, here, Limit::LogIn { handle: "ana" })
+                .await
+                .is_ok());
         }
     }
 
-    #[test]
-    fn sweeping_forgets_full_buckets_only() {
+    #[tokio::test]
+    async fn sweeping_forgets_full_buckets_only() {
         let l = limiter(Rate::per(1, Duration::from_millis(20)), 1);
         for i in 0..1000u32 {
             let addr = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
-            assert!(l.check(Viewer::ANONYMOUS, addr, Limit::Likes).is_ok());
+            assert!(l.check(Viewer::ANONYMOUS, addr, Limit::Likes).await.is_ok());
         }
         assert_eq!(l.tracked_keys(), 1000);
         l.sweep();

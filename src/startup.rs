@@ -24,7 +24,7 @@ use crate::{
     clock::Clock,
     config::{AppSettings, Config, Limits, LiveLimits, RateLimits, Thresholds},
     cors::CorsOrigins,
-    db,
+    db::{self, replicas::Replicas},
     domain::{
         self,
         sketch::{SketchBuffer, SketchKey},
@@ -39,7 +39,7 @@ use crate::{
     oauth::{self, TokenEndpoint},
     observability::{self, request_id},
     pages,
-    ratelimit::{RateLimiter, SWEEP_INTERVAL},
+    ratelimit::{RateLimiter, SharedBuckets, SWEEP_INTERVAL},
     secret::{self, Secrets},
 };
 
@@ -77,6 +77,12 @@ pub struct Settings {
     pub apps: AppSettings,
     /// Live subscriptions: per-connection and per-principal limits, the init timeout.
     pub live: LiveLimits,
+    /// The Redis whose buckets every instance shares (`TALLY_REDIS_URL`); `None`: each
+    /// instance limits on its own.
+    pub redis_url: Option<String>,
+    /// Read replicas of `db` (each URL with its pool, see [`db::replicas::connect_all`]):
+    /// queries run on a fresh one.
+    pub read_replicas: Vec<(String, DatabaseConnection)>,
 }
 
 impl Settings {
@@ -99,6 +105,8 @@ impl Settings {
             thresholds: Thresholds::default(),
             apps: AppSettings::default(),
             live: LiveLimits::default(),
+            redis_url: None,
+            read_replicas: Vec::new(),
         }
     }
 
@@ -130,6 +138,9 @@ impl Settings {
             thresholds: config.thresholds,
             apps: config.apps,
             live: config.live,
+            redis_url: config.redis_url.clone(),
+            // Connected by `Application::build`.
+            read_replicas: Vec::new(),
         })
     }
 }
@@ -165,6 +176,8 @@ pub struct AppState {
     pub persisted: PersistedQueries,
     /// This instance's live subscriptions and their fan-out.
     pub hub: Hub,
+    /// Where queries run: a fresh read replica, else the primary (`db`).
+    pub replicas: Replicas,
 }
 
 /// A built, bound, not yet running service.
@@ -181,6 +194,7 @@ pub struct Application {
     sketches: Arc<SketchBuffer>,
     fold_interval: Option<std::time::Duration>,
     hub: Hub,
+    replicas: Replicas,
 }
 
 impl Application {
@@ -188,7 +202,10 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url, config.db_pool).await?;
         Migrator::up(&db, None).await?;
-        let settings = Settings::from_config(config, db)?;
+        let mut settings = Settings::from_config(config, db)?;
+        settings.read_replicas =
+            db::replicas::connect_all(&settings.db, &config.read_database_urls, config.db_pool)
+                .await?;
         let listener = TcpListener::bind(&config.bind)?;
         let metrics = match &config.observability.metrics_bind {
             Some(bind) => Some(TcpListener::bind(bind).map_err(|e| {
@@ -226,6 +243,8 @@ impl Application {
             thresholds,
             apps,
             live,
+            redis_url,
+            read_replicas,
         } = settings;
         observability::metrics::install();
         live::metrics::describe();
@@ -234,7 +253,12 @@ impl Application {
         let mut db = db;
         db.set_metric_callback(observability::metrics::statement);
         let hub = Hub::new(db.clone(), live);
-        let rate_limiter = Arc::new(RateLimiter::new(&rate_limits));
+        let mut rate_limiter = RateLimiter::new(&rate_limits);
+        if let Some(url) = redis_url {
+            rate_limiter = rate_limiter.with_shared(SharedBuckets::connect(&url)?);
+        }
+        let rate_limiter = Arc::new(rate_limiter);
+        let replicas = Replicas::new(db.clone(), read_replicas);
         let sketches = Arc::new(SketchBuffer::new(SketchKey::from_id_key(&secrets.id_key)));
         let ids = IdCodec::new(&secrets.id_key);
         let tokens = Tokens::new(&secrets.jwt_secret, token_ttl, ids.clone())?
@@ -275,6 +299,7 @@ impl Application {
             apps,
             persisted,
             hub: hub.clone(),
+            replicas: replicas.clone(),
         });
         let metrics_on_main = metrics.is_none();
         let metrics_db = Data::new(db.clone());
@@ -336,7 +361,18 @@ impl Application {
             sketches,
             fold_interval,
             hub,
+            replicas,
         })
+    }
+
+    /// The instance's rate limiter (and through it the shared buckets, if any).
+    pub fn rate_limiter(&self) -> &Arc<RateLimiter> {
+        &self.rate_limiter
+    }
+
+    /// Where the instance's queries run.
+    pub fn replicas(&self) -> &Replicas {
+        &self.replicas
     }
 
     /// The bound port.
@@ -552,11 +588,30 @@ async fn execute(
         header("x-tally-device"),
         header(header::USER_AGENT.as_str()),
     );
+    // Queries run on a read replica that has every write committed so far, else on the
+    // primary (chosen once for the whole request); everything else on the primary.
+    let mut batch = batch;
+    let read_only: Vec<bool> = batch
+        .iter_mut()
+        .map(|r| state.replicas.any() && operation_type(r) == Some(OperationType::Query))
+        .collect();
+    let read_db = if read_only.contains(&true) {
+        state.replicas.for_read().await
+    } else {
+        state.db.clone()
+    };
+    let mut read_only = read_only.into_iter();
     let mut executed = Vec::new();
     let mut prepare = |r| {
         let marker = Executed::default();
         executed.push(marker.clone());
-        let r = request_data(r, &state.db, viewer)
+        let db = if read_only.next() == Some(true) {
+            &read_db
+        } else {
+            &state.db
+        };
+        let r = request_data(r, db, viewer)
+            .data(db.clone())
             .data(state.hub.clone())
             .data(state.clock)
             .data(state.thresholds)

@@ -219,7 +219,7 @@ pub struct AccountsMutation;
 impl AccountsMutation {
     /// Creates an account and signs it in.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
-        ratelimit::check(ctx, Limit::Auth)?;
+        ratelimit::check(ctx, Limit::Auth).await?;
         let account = domain::accounts::sign_up(
             db(ctx)?,
             SignUp {
@@ -247,7 +247,8 @@ impl AccountsMutation {
             Limit::LogIn {
                 handle: &input.handle,
             },
-        )?;
+        )
+        .await?;
         let account = domain::accounts::log_in(db(ctx)?, &input.handle, input.password).await?;
         start_session(ctx, account).await
     }
@@ -261,7 +262,7 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: ProvisionAccountInput,
     ) -> Result<User> {
-        ratelimit::check(ctx, Limit::Auth)?;
+        ratelimit::check(ctx, Limit::Auth).await?;
         let Some(ExternalSubject(subject)) = ctx.data_opt::<ExternalSubject>() else {
             return Err(AppError::Unauthenticated(
                 "provisionAccount needs a token from the identity provider".into(),
@@ -316,7 +317,7 @@ impl AccountsMutation {
     /// Deletes the viewer's account and everything it made (password required; an account
     /// provisioned for an identity-provider identity has none: pass `""`).
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
-        ratelimit::check(ctx, Limit::Auth)?;
+        ratelimit::check(ctx, Limit::Auth).await?;
         let me = signed_in(ctx).await?;
         domain::accounts::delete_account(db(ctx)?, me, password, clock(ctx).now_us()).await?;
         publish(ctx, Notice::access_of(me)).await;

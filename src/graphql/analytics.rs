@@ -85,7 +85,7 @@ impl AnalyticsMutation {
     /// viewer's age bracket, region, language, device class and whether it follows the
     /// creator.
     async fn record_view(&self, ctx: &Context<'_>, video_id: ID, watch_ms: i32) -> Result<bool> {
-        ratelimit::check(ctx, Limit::Views)?;
+        ratelimit::check(ctx, Limit::Views).await?;
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
         ctx.data::<Arc<ViewWriter>>()?
             .record(

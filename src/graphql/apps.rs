@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     connection::datetime,
-    context::{app, app_settings, clock, db, ids, signed_in, thresholds, viewer},
+    context::{app, app_settings, clock, db, ids, primary, signed_in, thresholds, viewer},
     creator_analytics::{AnalyticsWindow, Date, WithheldReason},
 };
 use crate::{
@@ -109,7 +109,7 @@ impl AppsMutation {
         ctx: &Context<'_>,
         name: String,
     ) -> Result<ApiClientCredentials> {
-        ratelimit::check(ctx, Limit::Auth)?;
+        ratelimit::check(ctx, Limit::Auth).await?;
         let made =
             apps::create_client(db(ctx)?, viewer(ctx).id(), &name, clock(ctx).now_us()).await?;
         let client_id = ids(ctx)?.encode_id(Kind::ApiClient, made.client.id);
@@ -258,7 +258,7 @@ impl AppAnalytics {
         figure: Figure,
         pick: fn(&ca::Figures) -> i64,
     ) -> Result<NoisyCount> {
-        let db = db(ctx)?;
+        let db = primary(ctx)?;
         let exact = async { Ok(pick(&self.0.reads.series(db).await?.totals)) };
         Ok(aa::total(db, &self.0.asker, figure, exact).await?.into())
     }
@@ -270,7 +270,7 @@ impl AppAnalytics {
         figure: Figure,
         slots: fn(&ca::Series) -> Vec<(i64, i64)>,
     ) -> Result<Vec<(NoisyCount, NoisyCount)>> {
-        let db = db(ctx)?;
+        let db = primary(ctx)?;
         let exact = async { Ok(slots(self.0.reads.series(db).await?)) };
         Ok(aa::series(db, &self.0.asker, figure, exact)
             .await?
@@ -302,7 +302,7 @@ impl AppAnalytics {
     async fn budget(&self, ctx: &Context<'_>) -> Result<PrivacyBudget> {
         let a = &self.0.asker;
         let today = privacy_budget::day_of(a.now_us);
-        let spent = privacy_budget::spent(db(ctx)?, a.client, today).await?;
+        let spent = privacy_budget::spent(primary(ctx)?, a.client, today).await?;
         Ok(PrivacyBudget {
             epsilon_per_query: a.budget.epsilon(),
             daily_epsilon: a.budget.daily_micro as f64 / MICRO,
@@ -383,19 +383,19 @@ pub struct NoisyAudience(AppAnalytics);
 #[Object]
 impl NoisyAudience {
     async fn viewers(&self, ctx: &Context<'_>) -> Result<NoisyBreakdownObject> {
-        let (r, db) = (&self.0 .0, db(ctx)?);
+        let (r, db) = (&self.0 .0, primary(ctx)?);
         let b = aa::breakdown(db, &r.asker, Figure::Viewers, r.reads.viewers(db)).await?;
         Ok(NoisyBreakdownObject::of(b, true))
     }
 
     async fn likers(&self, ctx: &Context<'_>) -> Result<NoisyBreakdownObject> {
-        let (r, db) = (&self.0 .0, db(ctx)?);
+        let (r, db) = (&self.0 .0, primary(ctx)?);
         let b = aa::breakdown(db, &r.asker, Figure::Likers, r.reads.likers(db)).await?;
         Ok(NoisyBreakdownObject::of(b, false))
     }
 
     async fn followers(&self, ctx: &Context<'_>) -> Result<NoisyBreakdownObject> {
-        let (r, db) = (&self.0 .0, db(ctx)?);
+        let (r, db) = (&self.0 .0, primary(ctx)?);
         let exact = r.reads.follower_breakdown(db);
         let b = aa::breakdown(db, &r.asker, Figure::Followers, exact).await?;
         Ok(NoisyBreakdownObject::of(b, false))

@@ -50,9 +50,19 @@ pub async fn publish(ctx: &Context<'_>, notice: crate::live::Notice) {
     }
 }
 
-/// The database pool.
+/// The database pool of the request: a read replica's for a query that runs on one, else
+/// the primary's.
 pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()
+}
+
+/// The primary database, for a query field that writes: a query may run on a read replica
+/// ([`db`]), which refuses writes and has not seen them.
+pub fn primary<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
+    match ctx.data_opt::<crate::db::replicas::Primary>() {
+        Some(primary) => Ok(&primary.0),
+        None => db(ctx),
+    }
 }
 
 /// The codec of the API's (encrypted) IDs.

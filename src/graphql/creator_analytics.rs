@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 
 use super::{
     connection::int,
-    context::{clock, db, loaders, thresholds, viewer},
+    context::{clock, db, loaders, primary, thresholds, viewer},
     limits::page_cost,
     loaders::{gql, RequestLoader},
     nodes::Video,
@@ -222,15 +222,21 @@ pub struct AudienceAnalytics(CreatorAnalytics);
 #[Object]
 impl AudienceAnalytics {
     async fn viewers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
-        Ok(Breakdown::of(self.0.reads().viewers(db(ctx)?).await?, true))
+        Ok(Breakdown::of(
+            self.0.reads().viewers(primary(ctx)?).await?,
+            true,
+        ))
     }
 
     async fn likers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
-        Ok(Breakdown::of(self.0.reads().likers(db(ctx)?).await?, false))
+        Ok(Breakdown::of(
+            self.0.reads().likers(primary(ctx)?).await?,
+            false,
+        ))
     }
 
     async fn followers(&self, ctx: &Context<'_>) -> Result<Breakdown> {
-        let b = self.0.reads().follower_breakdown(db(ctx)?).await?;
+        let b = self.0.reads().follower_breakdown(primary(ctx)?).await?;
         Ok(Breakdown::of(b, false))
     }
 }
@@ -370,11 +376,11 @@ impl CreatorAnalytics {
     }
 
     async fn series(&self, ctx: &Context<'_>) -> Result<&Series> {
-        Ok(self.reads().series(db(ctx)?).await?)
+        Ok(self.reads().series(primary(ctx)?).await?)
     }
 
     async fn videos(&self, ctx: &Context<'_>) -> Result<&[VideoInWindow]> {
-        Ok(self.reads().videos(db(ctx)?).await?)
+        Ok(self.reads().videos(primary(ctx)?).await?)
     }
 }
 
@@ -408,7 +414,7 @@ impl CreatorAnalytics {
 
     async fn totals(&self, ctx: &Context<'_>) -> Result<AnalyticsTotals> {
         let t = self.series(ctx).await?.totals;
-        let followers = self.reads().followers(db(ctx)?).await?.accounts;
+        let followers = self.reads().followers(primary(ctx)?).await?.accounts;
         Ok(AnalyticsTotals {
             views: int(t.views),
             likes: int(t.likes),

@@ -176,7 +176,7 @@ pub struct LikesMutation;
 impl LikesMutation {
     /// Likes a video; liking twice keeps one like.
     async fn like_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
-        ratelimit::check(ctx, Limit::Likes)?;
+        ratelimit::check(ctx, Limit::Likes).await?;
         // The like's own transaction reads the liker's account (hot path: no extra look-up).
         let me = viewer(ctx).require()?;
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
@@ -197,7 +197,7 @@ impl LikesMutation {
 
     /// Takes a like back; idempotent.
     async fn unlike_video(&self, ctx: &Context<'_>, video_id: ID) -> Result<Video> {
-        ratelimit::check(ctx, Limit::Likes)?;
+        ratelimit::check(ctx, Limit::Likes).await?;
         let me = signed_in(ctx).await?;
         let id = ids(ctx)?.decode_id("videoId", Kind::Video, &video_id)?;
         let (video, removed) =

@@ -125,6 +125,7 @@ pub fn build_schema_with(
         .data(std::sync::Arc::new(
             crate::domain::view_writer::ViewWriter::new(db.clone(), sketches.clone()),
         ))
+        .data(crate::db::replicas::Primary(db.clone()))
         .data(db)
         .data(sketches)
         .finish()

@@ -129,7 +129,7 @@ impl SessionsMutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> Result<AuthPayload> {
-        ratelimit::check(ctx, Limit::Auth)?;
+        ratelimit::check(ctx, Limit::Auth).await?;
         let ttl = ctx.data::<Tokens>()?.refresh_ttl();
         let db = db(ctx)?;
         let issued = match sessions::refresh(db, &refresh_token, clock(ctx).now_us(), ttl).await? {
@@ -195,7 +195,8 @@ impl SessionsMutation {
             Limit::LogIn {
                 handle: &account.handle,
             },
-        )?;
+        )
+        .await?;
         sessions::change_password(db, me, current(ctx), old_password, new_password).await?;
         publish(ctx, Notice::SessionsEnded { user: me }).await;
         Ok(true)

@@ -200,7 +200,7 @@ pub struct SocialMutation;
 impl SocialMutation {
     /// Follows a user: approved at once if public, pending if private.
     async fn follow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<Follow> {
-        ratelimit::check(ctx, Limit::Follows)?;
+        ratelimit::check(ctx, Limit::Follows).await?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
         let db = db(ctx)?;
@@ -216,7 +216,7 @@ impl SocialMutation {
 
     /// Stops following a user (pending or approved). Returns whether a follow was removed.
     async fn unfollow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        ratelimit::check(ctx, Limit::Follows)?;
+        ratelimit::check(ctx, Limit::Follows).await?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
         let removed =
@@ -261,7 +261,7 @@ impl SocialMutation {
 
     /// Blocks a user: follows both ways and likes on each other's videos are removed.
     async fn block_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        ratelimit::check(ctx, Limit::Follows)?;
+        ratelimit::check(ctx, Limit::Follows).await?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
         domain::social::block_user(db(ctx)?, me, target, clock(ctx).now_us()).await?;
@@ -271,7 +271,7 @@ impl SocialMutation {
 
     /// Lifts a block; nothing it removed comes back. Returns whether a block was lifted.
     async fn unblock_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
-        ratelimit::check(ctx, Limit::Follows)?;
+        ratelimit::check(ctx, Limit::Follows).await?;
         let me = signed_in(ctx).await?;
         let target = self::user_id(ctx, "userId", &user_id)?;
         Ok(domain::social::unblock_user(db(ctx)?, me, target).await?)

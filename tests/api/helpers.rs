@@ -393,7 +393,8 @@ impl TestApp {
         format!("{}/graphql", self.base.replacen("http", "ws", 1))
     }
 
-    fn start(app: Application, db: DatabaseConnection) -> Self {
+    /// Runs `app` (built on `db`) in the background: for tests that keep a handle of it first.
+    pub fn start(app: Application, db: DatabaseConnection) -> Self {
         let base = format!("http://127.0.0.1:{}", app.port());
         let sketches = app.sketches().clone();
         tokio::spawn(app.run());
@@ -500,4 +501,12 @@ pub fn read_headers_and_body(conn: &mut impl std::io::BufRead) -> (Vec<String>, 
     let mut body = vec![0; length];
     conn.read_exact(&mut body).expect("body");
     (headers, body)
+}
+
+/// A TCP port nothing listens on now (for a server a test starts itself).
+pub fn spare_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a spare port")
+        .port()
 }
