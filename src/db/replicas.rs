@@ -128,12 +128,14 @@ impl Replicas {
         match chosen {
             Some(db) => {
                 inner.on_replica.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("tally_db_reads_total", "on" => "replica").increment(1);
+                metrics::counter!(crate::observability::metrics::DB_READS, "on" => "replica")
+                    .increment(1);
                 db
             }
             None => {
                 inner.on_primary.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("tally_db_reads_total", "on" => "primary").increment(1);
+                metrics::counter!(crate::observability::metrics::DB_READS, "on" => "primary")
+                    .increment(1);
                 self.primary.clone()
             }
         }

@@ -29,6 +29,10 @@ pub const ERRORS: &str = "tally_graphql_errors_total";
 /// Calls refused by a rate limit, by `bucket` (`likes`, `follows`, `views`, `auth`,
 /// `login-handle`, `oauth`).
 pub const RATE_LIMITED: &str = "tally_rate_limited_total";
+/// Rate-limit checks that fell back to the instance's own buckets (Redis down or slow).
+pub const RATE_LIMIT_FALLBACKS: &str = "tally_rate_limit_fallbacks_total";
+/// Read requests by where they ran, `on` (`replica`, `primary`), with read replicas.
+pub const DB_READS: &str = "tally_db_reads_total";
 /// The database pool's open connections, by `state` (`in_use`, `idle`), sampled at scrape.
 pub const POOL_CONNECTIONS: &str = "tally_db_pool_connections";
 /// The most connections the pool may open.
@@ -97,6 +101,11 @@ fn describe() {
         "Transactions retried after a transient conflict"
     );
     metrics::describe_gauge!(READY, "Whether the last readiness probe passed");
+    metrics::describe_counter!(
+        RATE_LIMIT_FALLBACKS,
+        "Rate-limit checks answered in process because Redis was down or slow"
+    );
+    metrics::describe_counter!(DB_READS, "Read requests by where they ran");
     // Scraped from the start, at 0: a rate of retries needs a first sample.
     metrics::counter!(TRANSACTION_RETRIES).increment(0);
 }

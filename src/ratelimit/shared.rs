@@ -161,7 +161,7 @@ impl SharedBuckets {
     /// Counts a check that falls back; logs the first of an outage at once, then at most
     /// every [`LOG_EVERY`].
     fn fell_back(&self, why: &str) {
-        metrics::counter!("tally_rate_limit_fallbacks_total").increment(1);
+        metrics::counter!(crate::observability::metrics::RATE_LIMIT_FALLBACKS).increment(1);
         let count = self.fallbacks.fetch_add(1, Ordering::Relaxed) + 1;
         let first = !self.falling_back.swap(true, Ordering::Relaxed);
         // `due` first: the first line of an outage also restarts the interval.
